@@ -1,0 +1,42 @@
+# Everything installs into .venv inside the checkout; targets reuse it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mmseg_aaf-installed
+
+.PHONY: install test demo demo-quick benchmark clean
+
+install: $(STAMP)
+
+# torch 2.13.0 first: the local CPU build (any other version pulls CUDA).
+# setuptools <81 still ships pkg_resources, which mmengine's `mmseg::`
+# config paths and mmcv's build need; torch 2.13 needs >=77.0.3.
+# mmcv 2.1.0 must be the full build with compiled ops (mmseg imports
+# mmcv._ext); there are no wheels for this torch, so it builds from the
+# sdist against the installed torch (about 7 minutes, then cached by pip).
+$(STAMP): setup.py requirements/stack.txt requirements/tests.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet 'setuptools>=77.0.3,<81' wheel numpy==1.26.4
+	$(PY) -m pip install --quiet torch==2.13.0
+	MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=2 $(PY) -m pip install \
+		--no-build-isolation mmcv==2.1.0 opencv-python==4.10.0.84
+	$(PY) -m pip install --quiet -r requirements/stack.txt \
+		-r requirements/tests.txt
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	$(PY) -c "import mmcv.ops, mmseg, mmseg_aaf; print('stack ok')"
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+demo: $(STAMP)
+	$(PY) tools/demo.py
+
+demo-quick: $(STAMP)
+	$(PY) tools/demo.py --quick
+
+benchmark: $(STAMP)
+	$(PY) tools/benchmark_affinity.py
+
+clean:
+	rm -rf $(VENV) work_dirs

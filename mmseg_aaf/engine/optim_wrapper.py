@@ -1,0 +1,133 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""Optimizer wrappers that ascend the AAF size logits (Eq. 6 of the paper).
+
+The network descends the affinity loss while the per-class size weights of
+every ``AAFLoss`` ascend it. The wrappers negate the gradients of the
+parameters marked with :func:`mark_for_ascent` right before the optimizer
+step (once per step, however many backward passes were accumulated) and
+restore them afterwards. Negation does not change a gradient norm, so
+``clip_grad`` behaves exactly as with the parent wrapper.
+
+On construction the marked parameters move into a param group of their own
+that keeps the lr (and so the lr schedule) of the group they came from but
+has no weight decay, as in the published training code.
+
+A guard on every ``torch.optim.Optimizer.step`` refuses to step marked
+parameters that no ascending wrapper has flipped: descending them silently
+would collapse AAF onto its cheapest kernel size.
+"""
+from typing import List
+
+import torch
+from mmengine.logging import print_log
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from ..models.losses.affinity_loss import is_marked_for_ascent
+
+_ASCENDING_ATTR = '_mmseg_aaf_ascending'
+
+
+def isolate_ascent_params(optimizer: torch.optim.Optimizer
+                          ) -> List[torch.nn.Parameter]:
+    """Move marked parameters into groups without weight decay.
+
+    Each source group that holds marked parameters gives one new group with
+    its settings (lr, momentum, ...) and ``weight_decay=0``; groups left
+    empty are dropped. The result is deterministic, so a resumed run builds
+    the same groups and its optimizer state loads.
+
+    Returns:
+        list[Parameter]: the marked parameters, in group order.
+    """
+    ascent, kept_groups, new_groups = [], [], []
+    for group in optimizer.param_groups:
+        marked = [p for p in group['params'] if is_marked_for_ascent(p)]
+        if marked:
+            group['params'] = [
+                p for p in group['params'] if not is_marked_for_ascent(p)
+            ]
+            settings = {k: v for k, v in group.items() if k != 'params'}
+            if 'weight_decay' in settings:
+                settings['weight_decay'] = 0.
+            new_groups.append(dict(settings, params=marked))
+            ascent.extend(marked)
+        if group['params']:
+            kept_groups.append(group)
+    optimizer.param_groups[:] = kept_groups
+    for group in new_groups:
+        optimizer.add_param_group(group)
+    return ascent
+
+
+class _GradientAscentMixin:
+    """Negate the marked gradients around the parent's ``step``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ascent_params = isolate_ascent_params(self.optimizer)
+        if self.ascent_params:
+            numel = sum(p.numel() for p in self.ascent_params)
+            print_log(
+                f'{type(self).__name__}: {len(self.ascent_params)} size-logit '
+                f'tensors ({numel} values) ascend the loss, without weight '
+                'decay', logger='current')
+        else:
+            print_log(
+                f'{type(self).__name__}: the model has no parameter marked '
+                'for ascent (no AAFLoss); it behaves like its parent',
+                logger='current')
+
+    def _flip_ascent_grads(self, ascending: bool) -> None:
+        for param in self.ascent_params:
+            setattr(param, _ASCENDING_ATTR, ascending)
+            if param.grad is not None:
+                param.grad.neg_()
+
+    def step(self, **kwargs) -> None:
+        self._flip_ascent_grads(True)
+        try:
+            super().step(**kwargs)
+        finally:
+            self._flip_ascent_grads(False)
+
+
+@OPTIM_WRAPPERS.register_module()
+class AdversarialOptimWrapper(_GradientAscentMixin, OptimWrapper):
+    """``OptimWrapper`` that ascends every ``AAFLoss`` size logit.
+
+    Config::
+
+        optim_wrapper = dict(
+            type='AdversarialOptimWrapper',
+            optimizer=dict(type='SGD', lr=0.01, momentum=0.9,
+                           weight_decay=0.0005))
+
+    Accepts every argument of :class:`mmengine.optim.OptimWrapper`
+    (``clip_grad``, ``accumulative_counts``) and works with any
+    ``paramwise_cfg``.
+    """
+
+
+@OPTIM_WRAPPERS.register_module()
+class AdversarialAmpOptimWrapper(_GradientAscentMixin, AmpOptimWrapper):
+    """The mixed-precision variant, used by ``tools/train.py --amp``."""
+
+
+def _refuse_unflipped_ascent_params(optimizer, args, kwargs) -> None:
+    for group in optimizer.param_groups:
+        for param in group['params']:
+            if (param.grad is not None and is_marked_for_ascent(param)
+                    and not getattr(param, _ASCENDING_ATTR, False)):
+                raise RuntimeError(
+                    'An optimizer is about to descend AAFLoss size logits '
+                    f'(shape {tuple(param.shape)}); they must ascend the '
+                    "loss. Use optim_wrapper=dict(type='AdversarialOptim"
+                    "Wrapper', optimizer=...) (or 'AdversarialAmpOptim"
+                    "Wrapper' for AMP), or freeze them with "
+                    'requires_grad=False.')
+
+
+_guard_handle = register_optimizer_step_pre_hook(
+    _refuse_unflipped_ascent_params)

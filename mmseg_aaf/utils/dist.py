@@ -1,0 +1,2 @@
+def setup_cpu_distributed(*a, **k):
+    pass

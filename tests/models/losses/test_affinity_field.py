@@ -1,0 +1,144 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""The neighbour-pair core against golden cases and a naive transcription."""
+import numpy as np
+import pytest
+import torch
+
+from mmseg_aaf.models.losses import (AAFLoss, AffinityLoss,
+                                     affinity_field_terms)
+from mmseg_aaf.testing.naive_affinity import naive_affinity_means
+
+NUM_CASES = 6
+
+
+def _case(golden, i):
+    get = lambda key: golden[f'case{i}_{key}']  # noqa: E731
+    return (torch.from_numpy(get('logits')), torch.from_numpy(get('labels')),
+            torch.from_numpy(get('edge_size_logits')),
+            torch.from_numpy(get('nonedge_size_logits')), get('terms'),
+            float(get('affinity_loss')), float(get('aaf_loss')))
+
+
+def _aaf(num_classes, edge_logits, nonedge_logits, **kwargs):
+    loss = AAFLoss(num_classes, downsample=1, **kwargs)
+    with torch.no_grad():
+        loss.edge_size_logits.copy_(edge_logits)
+        loss.nonedge_size_logits.copy_(nonedge_logits)
+    return loss
+
+
+def test_golden_file_has_all_cases(golden):
+    assert int(golden['num_cases']) == NUM_CASES
+
+
+@pytest.mark.parametrize('case', range(NUM_CASES))
+def test_golden_per_size_terms(golden, case):
+    logits, labels, e_logits, ne_logits, terms, _, _ = _case(golden, case)
+    num_classes = logits.shape[1]
+    fixed = AffinityLoss(num_classes, kernel_sizes=(3, 5, 7), downsample=1)
+    plain = fixed.affinity_terms(logits, labels)
+    weighted = _aaf(num_classes, e_logits, ne_logits).affinity_terms(
+        logits, labels)
+    got = np.stack([
+        plain.edge_mean().numpy(),
+        plain.nonedge_mean().numpy(),
+        plain.edge_count.numpy(),
+        plain.nonedge_count.numpy(),
+        weighted.edge_mean().detach().numpy(),
+        weighted.nonedge_mean().detach().numpy()
+    ], axis=1)
+    np.testing.assert_allclose(got, terms, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize('case', range(NUM_CASES))
+def test_golden_totals(golden, case):
+    logits, labels, e_logits, ne_logits, _, aff, aaf = _case(golden, case)
+    num_classes = logits.shape[1]
+    affinity = AffinityLoss(num_classes, downsample=1)(logits, labels)
+    adaptive = _aaf(num_classes, e_logits, ne_logits)(logits, labels)
+    np.testing.assert_allclose(affinity.item(), aff, rtol=1e-5, atol=0)
+    np.testing.assert_allclose(adaptive.item(), aaf, rtol=1e-5, atol=0)
+
+
+def _random_problem(n=2, c=5, h=13, w=17, seed=0, ignore_frac=0.1,
+                    dtype=torch.float64):
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, c, h, w, generator=gen, dtype=dtype) * 2
+    # Blocky labels give long runs of equal labels and real boundaries.
+    coarse = torch.randint(0, c, (n, (h + 3) // 4, (w + 3) // 4),
+                           generator=gen)
+    labels = coarse.repeat_interleave(4, 1).repeat_interleave(4, 2)[:, :h, :w]
+    labels = labels.clone()
+    labels[torch.rand(n, h, w, generator=gen) < ignore_frac] = -1
+    return logits, labels
+
+
+@pytest.mark.parametrize('weighted', [False, True])
+def test_matches_naive_transcription(weighted):
+    logits, labels = _random_problem(seed=3)
+    probs = logits.softmax(1)
+    c = probs.shape[1]
+    half_sizes = (1, 2, 3)
+    w_e = w_ne = maps_e = maps_ne = None
+    if weighted:
+        gen = torch.Generator().manual_seed(1)
+        w_e = torch.randn(c, 3, generator=gen, dtype=probs.dtype).softmax(1)
+        w_ne = torch.randn(c, 3, generator=gen, dtype=probs.dtype).softmax(1)
+        safe = labels.clamp(min=0)
+        maps_e = w_e[safe].permute(0, 3, 1, 2)
+        maps_ne = w_ne[safe].permute(0, 3, 1, 2)
+    terms = affinity_field_terms(probs, labels, half_sizes, 3.0, maps_e,
+                                 maps_ne)
+    naive = naive_affinity_means(probs, labels, half_sizes, 3.0, w_e, w_ne)
+    for k, (e_mean, ne_mean, e_count, ne_count) in enumerate(naive):
+        assert terms.edge_count[k].item() == e_count
+        assert terms.nonedge_count[k].item() == ne_count
+        torch.testing.assert_close(terms.edge_mean()[k], e_mean)
+        torch.testing.assert_close(terms.nonedge_mean()[k], ne_mean)
+
+
+def test_gradients_match_naive_transcription():
+    logits, labels = _random_problem(seed=5)
+    c = logits.shape[1]
+    size_logits = torch.randn(2, c, 3, dtype=torch.float64)
+
+    def total(fn):
+        x = logits.clone().requires_grad_()
+        s = size_logits.clone().requires_grad_()
+        w_e, w_ne = s.softmax(2)
+        probs = x.softmax(1)
+        value = fn(probs, w_e, w_ne)
+        value.backward()
+        return value, x.grad, s.grad
+
+    def fast(probs, w_e, w_ne):
+        safe = labels.clamp(min=0)
+        terms = affinity_field_terms(probs, labels, (1, 2, 3), 3.0,
+                                     w_e[safe].permute(0, 3, 1, 2),
+                                     w_ne[safe].permute(0, 3, 1, 2))
+        return (terms.edge_mean() + terms.nonedge_mean()).sum()
+
+    def naive(probs, w_e, w_ne):
+        means = naive_affinity_means(probs, labels, (1, 2, 3), 3.0, w_e,
+                                     w_ne)
+        return sum(e + ne for e, ne, _, _ in means)
+
+    for got, want in zip(total(fast), total(naive)):
+        torch.testing.assert_close(got, want)
+
+
+def test_gradcheck_core_logits_and_weights():
+    logits, labels = _random_problem(n=1, c=3, h=7, w=8, seed=7)
+    size_logits = torch.randn(2, 3, 2, dtype=torch.float64)
+
+    def sums(x, s):
+        w_e, w_ne = s.softmax(2)
+        safe = labels.clamp(min=0)
+        terms = affinity_field_terms(x.softmax(1), labels, (1, 2), 3.0,
+                                     w_e[safe].permute(0, 3, 1, 2),
+                                     w_ne[safe].permute(0, 3, 1, 2))
+        return torch.cat([terms.edge_sum, terms.nonedge_sum])
+
+    x = logits.clone().requires_grad_()
+    s = size_logits.clone().requires_grad_()
+    assert torch.autograd.gradcheck(sums, (x, s), eps=1e-6, atol=1e-6)
