@@ -1,2 +1,83 @@
-def setup_cpu_distributed(*a, **k):
-    pass
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""Multi-process training and testing on machines without CUDA.
+
+mmengine's launcher path assumes one CUDA device per process: it calls
+``torch.cuda.set_device`` and hands ``device_ids=[LOCAL_RANK]`` to DDP,
+both of which fail on CPU. On CPU the tools here initialise the process
+group with gloo themselves (mmengine then skips its own initialisation)
+and wrap the model with :class:`CPUDistributedDataParallel`.
+"""
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
+
+_GPU_ONLY_NORMS = {'SyncBN': 'BN', 'MMSyncBN': 'BN'}
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """``MMDistributedDataParallel`` for CPU processes.
+
+    DDP refuses ``device_ids`` for a CPU module, but mmengine's Runner
+    always passes ``[LOCAL_RANK]``; this wrapper drops it.
+    """
+
+    def __init__(self, module, device_ids=None, **kwargs):
+        super().__init__(module=module, device_ids=None, **kwargs)
+
+
+def _replace_gpu_only_norms(node) -> int:
+    """Turn SyncBN norm configs into BN in place; return how many."""
+    replaced = 0
+    if isinstance(node, dict):
+        if node.get('type') in _GPU_ONLY_NORMS:
+            node['type'] = _GPU_ONLY_NORMS[node['type']]
+            replaced += 1
+        for value in node.values():
+            replaced += _replace_gpu_only_norms(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            replaced += _replace_gpu_only_norms(value)
+    return replaced
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Prepare ``cfg`` for a multi-process run when CUDA is unavailable.
+
+    Does nothing (returns False) for ``launcher='none'`` or when CUDA is
+    available. Otherwise initialises gloo from the torchrun environment,
+    selects :class:`CPUDistributedDataParallel` and turns SyncBN into BN
+    (SyncBN has no CPU kernels; batch statistics are then per process).
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher != 'pytorch':
+        raise ValueError(
+            f'multi-process training without CUDA supports --launcher '
+            f'pytorch (torchrun) only, got {launcher!r}')
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))
+    wrapper_cfg = cfg.get('model_wrapper_cfg', None) or dict()
+    if wrapper_cfg.get('type',
+                       'MMDistributedDataParallel') == (
+                           'MMDistributedDataParallel'):
+        wrapper_cfg['type'] = 'CPUDistributedDataParallel'
+        wrapper_cfg.setdefault('broadcast_buffers', False)
+        wrapper_cfg.setdefault('find_unused_parameters',
+                               cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper_cfg
+    replaced = _replace_gpu_only_norms(cfg.model)
+    if replaced:
+        print_log(
+            f'No CUDA: {replaced} SyncBN config(s) were turned into BN for '
+            'this CPU run; batch statistics are not synchronised across '
+            'processes.', logger='current', level=30)
+    return True
