@@ -21,3 +21,52 @@ def golden():
     import numpy as np
     with np.load(DATA_DIR / 'affinity_golden.npz') as data:
         return {key: data[key] for key in data.files}
+
+TINY_CONFIG = DATA_DIR / 'configs' / 'tiny_pspnet_aaf.py'
+
+
+@pytest.fixture(scope='session')
+def tiny_data_root(tmp_path_factory) -> Path:
+    from mmseg_aaf.testing.tiny_data import write_tiny_segmentation_dataset
+    return write_tiny_segmentation_dataset(
+        tmp_path_factory.mktemp('tiny') / 'data')
+
+
+def tiny_config(data_root, work_dir, name, **overrides):
+    """The tiny PSPNet + AAF config pointed at ``data_root``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(TINY_CONFIG))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = str(data_root)
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = name
+    cfg.model.backbone.norm_cfg = dict(type='BN', requires_grad=True)
+    cfg.model.decode_head.norm_cfg = dict(type='BN', requires_grad=True)
+    cfg.merge_from_dict(overrides)
+    return cfg
+
+
+def tiny_cfg_options(data_root):
+    """--cfg-options that point the tiny config at ``data_root``."""
+    return [
+        f'{loader}.dataset.data_root={data_root}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ]
+
+
+def run_tool(args, cwd, env_extra=None, timeout=600):
+    """Run a repo tool in a subprocess; fail with its output on error."""
+    import subprocess
+    import sys
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PATH=f'{Path(sys.executable).parent}:{os.environ["PATH"]}')
+    env.update(env_extra or {})
+    proc = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(
+            f'{args} exited {proc.returncode}\n--- stdout\n'
+            f'{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}')
+    return proc

@@ -1,0 +1,192 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""The adversarial wrappers: ascent, weight decay, clipping, accumulation."""
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.optim import OptimWrapper, build_optim_wrapper
+from mmengine.runner import Runner
+
+import mmseg_aaf  # noqa: F401
+from mmseg_aaf.engine import AdversarialAmpOptimWrapper
+from mmseg_aaf.models.losses import AAFLoss
+from tests.conftest import tiny_config
+
+SGD = dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.01)
+
+
+class TinySegmenter(nn.Module):
+    """A 1x1-conv 'network' with an AAF loss, as a decode head holds it."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Conv2d(3, 4, 1)
+        self.aaf = AAFLoss(4, downsample=1)
+        with torch.no_grad():
+            self.aaf.edge_size_logits.normal_()
+            self.aaf.nonedge_size_logits.normal_()
+
+    def loss(self, seed=0):
+        gen = torch.Generator().manual_seed(seed)
+        image = torch.randn(2, 3, 12, 12, generator=gen)
+        label = torch.randint(0, 4, (2, 3, 3), generator=gen)
+        label = label.repeat_interleave(4, 1).repeat_interleave(4, 2)
+        return self.aaf(self.head(image), label)
+
+
+def _grads(model, seeds, scale=1.0):
+    """Mean gradient of ``model.loss`` over ``seeds`` (no step)."""
+    model.zero_grad()
+    for seed in seeds:
+        (model.loss(seed) * scale / len(seeds)).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    return grads
+
+
+def _snapshot(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def _build(model, **wrapper_kwargs):
+    return build_optim_wrapper(
+        model,
+        dict(type='AdversarialOptimWrapper', optimizer=dict(SGD),
+             **wrapper_kwargs))
+
+
+def test_size_logits_ascend_and_network_descends():
+    model = TinySegmenter()
+    wrapper = _build(model)
+    grads, before = _grads(model, [0]), _snapshot(model)
+    wrapper.update_params(model.loss(0))
+    for name, param in model.named_parameters():
+        step = param.detach() - before[name]
+        if 'size_logits' in name:
+            # No weight decay: the step is exactly +lr * grad.
+            torch.testing.assert_close(step, 0.1 * grads[name])
+        else:
+            torch.testing.assert_close(
+                step, -0.1 * (grads[name] + 0.01 * before[name]))
+
+
+def test_groups_keep_lr_and_drop_weight_decay():
+    model = TinySegmenter()
+    wrapper = _build(model)
+    groups = wrapper.optimizer.param_groups
+    assert len(groups) == 2
+    ascent = [g for g in groups
+              if any(p is model.aaf.edge_size_logits for p in g['params'])]
+    assert len(ascent) == 1 and len(ascent[0]['params']) == 2
+    assert ascent[0]['weight_decay'] == 0
+    assert ascent[0]['lr'] == groups[0]['lr'] == 0.1
+    assert ascent[0]['momentum'] == 0.9
+    assert groups[0]['weight_decay'] == 0.01
+
+
+def test_gradients_are_restored_after_the_step():
+    model = TinySegmenter()
+    wrapper = _build(model)
+    loss = model.loss(0)
+    wrapper.backward(loss)
+    grad = model.aaf.edge_size_logits.grad.clone()
+    wrapper.step()
+    torch.testing.assert_close(model.aaf.edge_size_logits.grad, grad)
+
+
+def test_clip_grad_clips_the_ascent_too():
+    model = TinySegmenter()
+    wrapper = _build(model, clip_grad=dict(max_norm=1e-3))
+    grads, before = _grads(model, [0]), _snapshot(model)
+    norm = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(g) for g in grads.values()]))
+    assert norm > 1e-3
+    coef = 1e-3 / (norm + 1e-6)
+    wrapper.update_params(model.loss(0))
+    step = model.aaf.nonedge_size_logits.detach() - before[
+        'aaf.nonedge_size_logits']
+    torch.testing.assert_close(step,
+                               0.1 * coef * grads['aaf.nonedge_size_logits'])
+
+
+def test_accumulation_flips_once_per_step():
+    model = TinySegmenter()
+    wrapper = _build(model, accumulative_counts=2)
+    grads, before = _grads(model, [0, 1]), _snapshot(model)
+    wrapper.update_params(model.loss(0))
+    assert torch.equal(model.aaf.edge_size_logits, before[
+        'aaf.edge_size_logits'])  # accumulating, no step yet
+    wrapper.update_params(model.loss(1))
+    step = model.aaf.edge_size_logits.detach() - before[
+        'aaf.edge_size_logits']
+    torch.testing.assert_close(step, 0.1 * grads['aaf.edge_size_logits'])
+
+
+def test_user_paramwise_cfg_is_kept():
+    model = TinySegmenter()
+    wrapper = _build(
+        model,
+        paramwise_cfg=dict(custom_keys={'aaf': dict(lr_mult=10.)}))
+    for group in wrapper.optimizer.param_groups:
+        marked = [p for p in group['params']
+                  if p is model.aaf.edge_size_logits]
+        if marked:
+            assert group['lr'] == pytest.approx(1.0)
+            assert group['weight_decay'] == 0
+    grads, before = _grads(model, [0]), _snapshot(model)
+    wrapper.update_params(model.loss(0))
+    step = model.aaf.edge_size_logits.detach() - before[
+        'aaf.edge_size_logits']
+    torch.testing.assert_close(step, 1.0 * grads['aaf.edge_size_logits'])
+
+
+def test_plain_wrapper_refuses_to_descend_size_logits():
+    model = TinySegmenter()
+    wrapper = build_optim_wrapper(
+        model, dict(type='OptimWrapper', optimizer=dict(SGD)))
+    assert type(wrapper) is OptimWrapper
+    with pytest.raises(RuntimeError, match='AdversarialOptimWrapper'):
+        wrapper.update_params(model.loss(0))
+
+
+def test_amp_variant_ascends(monkeypatch):
+    # AmpOptimWrapper insists on an accelerator; pretend one exists. Its
+    # GradScaler then disables itself on CPU, leaving the ascent logic.
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    model = TinySegmenter()
+    with pytest.warns(UserWarning):
+        wrapper = build_optim_wrapper(
+            model,
+            dict(type='AdversarialAmpOptimWrapper', optimizer=dict(SGD),
+                 loss_scale='dynamic'))
+    assert isinstance(wrapper, AdversarialAmpOptimWrapper)
+    grads, before = _grads(model, [0]), _snapshot(model)
+    wrapper.update_params(model.loss(0))
+    step = model.aaf.edge_size_logits.detach() - before[
+        'aaf.edge_size_logits']
+    torch.testing.assert_close(step, 0.1 * grads['aaf.edge_size_logits'])
+
+
+def test_one_runner_iteration_ascends(tiny_data_root, tmp_path):
+    cfg = tiny_config(
+        tiny_data_root, tmp_path, 'ascent',
+        train_cfg=dict(max_iters=1, val_interval=100))
+    cfg.default_hooks.checkpoint.interval = 100
+    runner = Runner.from_cfg(cfg)
+    aaf = runner.model.decode_head.loss_decode[1]
+    with torch.no_grad():
+        aaf.edge_size_logits.normal_()
+        aaf.nonedge_size_logits.normal_()
+    before = {n: p.detach().clone() for n, p in aaf.named_parameters()}
+    seen = {}
+    for name, param in aaf.named_parameters():
+        param.register_hook(
+            lambda g, name=name: seen.__setitem__(name, g.clone()))
+    runner.train()
+    lr = cfg.optim_wrapper.optimizer.lr
+    for name, param in aaf.named_parameters():
+        step = param.detach() - before[name]
+        assert seen[name].abs().sum() > 0
+        # Ascent along the loss gradient, and no weight decay.
+        torch.testing.assert_close(step, lr * seen[name])

@@ -1,0 +1,86 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""tools/train.py and tools/dist_train.sh as a user runs them."""
+import shutil
+import sys
+
+import torch
+
+import mmseg_aaf  # noqa: F401  (weights-only loading of checkpoints)
+from tests.conftest import (DATA_DIR, REPO_ROOT, TINY_CONFIG, run_tool,
+                            tiny_cfg_options)
+
+
+def _train(work_dir, data_root, *extra):
+    return run_tool([
+        sys.executable,
+        str(REPO_ROOT / 'tools' / 'train.py'),
+        str(TINY_CONFIG), '--work-dir',
+        str(work_dir), *extra, '--cfg-options',
+        *tiny_cfg_options(data_root)
+    ], cwd=work_dir.parent)
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if torch.is_tensor(a[key]):
+            assert torch.equal(a[key], b[key]), key
+        elif isinstance(a[key], dict):
+            _assert_same_state(a[key], b[key])
+        elif isinstance(a[key], list):
+            assert len(a[key]) == len(b[key]), key
+            for x, y in zip(a[key], b[key]):
+                if isinstance(x, dict):
+                    _assert_same_state(x, y)
+                else:
+                    assert x == y, key
+        else:
+            assert a[key] == b[key], key
+
+
+def test_resume_matches_an_uninterrupted_run(tiny_data_root, tmp_path):
+    straight = tmp_path / 'straight'
+    straight.mkdir()
+    _train(straight, tiny_data_root)
+
+    # Resume from the checkpoint the run wrote halfway, as after a crash.
+    resumed = tmp_path / 'resumed'
+    resumed.mkdir()
+    shutil.copy(straight / 'iter_2.pth', resumed / 'iter_2.pth')
+    (resumed / 'last_checkpoint').write_text(str(resumed / 'iter_2.pth'))
+    proc = _train(resumed, tiny_data_root, '--resume')
+    assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
+
+    final_a = torch.load(straight / 'iter_4.pth')
+    final_b = torch.load(resumed / 'iter_4.pth')
+    assert any('edge_size_logits' in k for k in final_a['state_dict'])
+    _assert_same_state(final_a['state_dict'], final_b['state_dict'])
+    _assert_same_state(final_a['optimizer'], final_b['optimizer'])
+    halfway = torch.load(straight / 'iter_2.pth')['state_dict']
+    key = 'decode_head.loss_decode.1.edge_size_logits'
+    assert not torch.equal(halfway[key], final_a['state_dict'][key])
+
+
+def test_two_processes_on_cpu(tiny_data_root, tmp_path):
+    work_dir = tmp_path / 'dist'
+    config = tmp_path / 'tiny_with_rank_dump.py'
+    config.write_text(
+        f"_base_ = [{str(TINY_CONFIG)!r}]\n"
+        "custom_imports = dict(imports=['mmseg_aaf', 'rank_state_dump'])\n"
+        "custom_hooks = [dict(type='AffinityLossDecayHook'), "
+        "dict(type='RankStateDumpHook')]\n")
+    proc = run_tool([
+        'bash',
+        str(REPO_ROOT / 'tools' / 'dist_train.sh'),
+        str(config), '2', '--work-dir',
+        str(work_dir), '--cfg-options', *tiny_cfg_options(tiny_data_root)
+    ], cwd=tmp_path, env_extra=dict(
+        PYTHONPATH=str(DATA_DIR / 'plugins'), PORT='29517'))
+    assert 'CPUDistributedDataParallel' in proc.stdout + proc.stderr
+    rank0 = torch.load(work_dir / 'rank0.pth')
+    rank1 = torch.load(work_dir / 'rank1.pth')
+    assert rank0.keys() == rank1.keys() and len(rank0) == 2
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+        assert rank0[name].abs().sum() > 0  # they did move
+    assert (work_dir / 'iter_4.pth').is_file()
