@@ -10,6 +10,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_aaf  # noqa: E402,F401  (registers the plugin's modules)
 from mmseg_aaf.apis import apply_common_args, common_parser  # noqa: E402
+from mmseg_aaf.utils import teardown_distributed  # noqa: E402
 
 
 def parse_args():
@@ -61,6 +62,7 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     Runner.from_cfg(cfg).test()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

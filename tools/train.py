@@ -11,6 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_aaf  # noqa: E402,F401  (registers the plugin's modules)
 from mmseg_aaf.apis import apply_common_args, common_parser  # noqa: E402
+from mmseg_aaf.utils import teardown_distributed  # noqa: E402
 
 # --amp turns each wrapper into its mixed-precision counterpart.
 _AMP_WRAPPERS = {
@@ -51,6 +52,7 @@ def main():
                 f'got {wrapper}')
     cfg.resume = args.resume
     Runner.from_cfg(cfg).train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -81,3 +81,14 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
             'this CPU run; batch statistics are not synchronised across '
             'processes.', logger='current', level=30)
     return True
+
+
+def teardown_distributed() -> None:
+    """Leave the process group cleanly at the end of a run.
+
+    mmengine never destroys the group; with gloo, a process that exits while
+    the group's threads are alive may abort, failing a finished run.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
