@@ -1,0 +1,12 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+from .boundary_metric import BoundaryMetric, boundary_counts, boundary_scores
+from .instance_iou_metric import (CITYSCAPES_AVG_CLASS_SIZE,
+                                  CITYSCAPES_INSTANCE_CLASSES,
+                                  InstanceIoUMetric)
+from .per_class_iou_metric import PerClassIoUMetric
+
+__all__ = [
+    'BoundaryMetric', 'boundary_counts', 'boundary_scores',
+    'InstanceIoUMetric', 'CITYSCAPES_AVG_CLASS_SIZE',
+    'CITYSCAPES_INSTANCE_CLASSES', 'PerClassIoUMetric'
+]
