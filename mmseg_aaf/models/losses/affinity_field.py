@@ -18,26 +18,37 @@ non-edge entries ``KL``; both may be scaled by a weight of the centre pixel.
 
 Why this is not written as "stack eight shifted copies and mask": that
 layout keeps ``8 * len(sizes)`` full ``(N, C, H, W)`` tensors alive for
-backward and does not fit in memory at full resolution. Instead:
+backward and does not fit in memory at full resolution. Instead the work is
+split by what it depends on:
 
-* Summed over channels, the divergence of a pair splits into a term of the
-  neighbour alone and a channel dot product,
-  ``sum_c KL = h(j) - <[p, 1-p](j), [log p, log(1-p)](i)>``, so the forward
-  pass only accumulates the neighbours' ``[p, 1-p]`` into one buffer per size
-  (an in-place multiply-add per offset) and takes one dot product per size.
-* Only two channels of a pair can be edge channels, so they are read with a
-  gather over the label channel and their non-edge contribution is removed
-  again; these tensors are ``C`` times smaller than the dense ones.
-* Backward recomputes everything from the probabilities and accumulates the
-  gradient in place, so nothing per offset is ever saved.
+* Label-only work (which pairs are valid, which are edge pairs) is done
+  once, for all offsets of a size at a time, as ``(8, N, H, W)`` boolean
+  masks. They are saved for backward, which therefore never looks at the
+  labels' neighbourhoods again.
+* Dense work: summed over channels, the divergence of a pair splits into a
+  term of the neighbour alone and a channel dot product,
+  ``sum_c KL = h(j) - <[p, 1-p](j), [log p, log(1-p)](i)>``. The forward
+  pass accumulates the neighbours' ``[p, 1-p]`` into one buffer per size (an
+  in-place multiply-add per offset, the only per-offset work) and takes one
+  dot product per size; ``h`` is a per-pixel map read at the neighbours.
+* Edge work: only the two label channels of a pair with different labels
+  can be edge entries. These pairs are listed (with ``nonzero``) and all of
+  them, over every size and offset, are handled by one batch of gathers and
+  element-wise ops: their divergences give the hinge and are removed from
+  the dense non-edge sum. Backward scatters their gradients with one
+  ``index_add_``.
+* Backward recomputes the clipped stack and accumulates gradients in place,
+  so nothing of size ``(N, C, H, W)`` is saved between the passes.
 
-The result is exact (the same sums as the direct definition, up to float
-rounding) and its extra memory is a handful of ``(N, C, H, W)`` buffers,
-independent of the number of offsets.
+Large inputs are processed a few images at a time and edge pairs in slabs,
+so the extra memory stays a handful of ``(C, H, W)`` buffers per image. The
+result is exact: the same sums as the direct definition, up to float
+rounding.
 """
-from typing import NamedTuple, Optional, Sequence, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 #: Clipping bounds of the probabilities, as in the published loss.
@@ -45,6 +56,19 @@ PROB_FLOOR = 1e-4
 PROB_CEIL = 1.0
 
 _RING = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+# Where the ring, the opposite offsets and the centre sit in the 3x3 column
+# order of F.unfold.
+_RING_COLS = tuple(3 * (dy + 1) + dx + 1 for dy, dx in _RING)
+_OPPOSITE_COLS = tuple(8 - col for col in _RING_COLS)
+_CENTRE_COL = 4
+
+#: Images are processed together while a chunk holds at most this many
+#: ``C x H x W`` elements; larger batches go image by image so that the
+#: per-chunk buffers (two 4-plane stacks) stay small.
+_CHUNK_ELEMENTS = 1 << 22
+#: Edge pairs are listed from at most this many mask entries at a time,
+#: which bounds the per-pair index and value tensors (~250 bytes a pair).
+_PAIR_SLAB = 1 << 20
 
 
 class AffinityFieldTerms(NamedTuple):
@@ -70,9 +94,9 @@ class AffinityFieldTerms(NamedTuple):
 def _axis_slices(offset: int, length: int) -> Optional[Tuple[slice, slice]]:
     """Slices of the centres and of their neighbours along one axis.
 
-    A centre ``i`` is kept only when ``i + offset`` and ``i - offset`` are
-    both inside, which is the authors' symmetric mask restricted to the
-    image border. Returns None when no centre survives.
+    Only centres whose neighbour ``i + offset`` is inside are addressed;
+    the pair masks are zero for the others anyway. Returns None when no
+    valid centre exists (a valid pair also needs ``i - offset`` inside).
     """
     reach = abs(offset)
     if length <= 2 * reach:
@@ -82,116 +106,183 @@ def _axis_slices(offset: int, length: int) -> Optional[Tuple[slice, slice]]:
     return centre, neighbour
 
 
-def _pair_regions(half_size: int, height: int, width: int):
-    """Yield ``(centre, neighbour, behind)`` index tuples for the 8 offsets.
+def _pair_regions(half_size: int, height: int,
+                  width: int) -> List[Tuple[int, tuple, tuple]]:
+    """``(ring index, centre, neighbour)`` for the offsets of one size.
 
-    Each is a pair of slices over ``(H, W)``; ``behind`` addresses
-    ``i - d``, whose ignore status also invalidates the pair.
+    ``centre`` and ``neighbour`` are ``(rows, cols)`` slices over
+    ``(H, W)``; offsets without any valid centre are left out.
     """
-    for dy, dx in _RING:
+    regions = []
+    for d, (dy, dx) in enumerate(_RING):
         rows = _axis_slices(dy * half_size, height)
         cols = _axis_slices(dx * half_size, width)
-        if rows is None or cols is None:
-            continue
-        behind_rows = _axis_slices(-dy * half_size, height)[1]
-        behind_cols = _axis_slices(-dx * half_size, width)[1]
-        yield ((rows[0], cols[0]), (rows[1], cols[1]),
-               (behind_rows, behind_cols))
+        if rows is not None and cols is not None:
+            regions.append((d, (rows[0], cols[0]), (rows[1], cols[1])))
+    return regions
+
+
+def _ring_values(maps: Tensor, half_size: int) -> Tensor:
+    """``out[d, n, y, x] = maps[n, (y, x) + d]`` for the 8 ring offsets.
+
+    ``maps`` is ``(N, H, W)`` float; outside the image the value is 0.
+    """
+    n, height, width = maps.shape
+    cols = F.unfold(maps[:, None], 3, dilation=half_size, padding=half_size)
+    cols = cols.view(n, 9, height, width).transpose(0, 1)
+    return cols[list(_RING_COLS)]
+
+
+def _pair_masks(labels: Tensor,
+                half_sizes: Sequence[int]) -> Tuple[Tensor, Tensor]:
+    """Valid pairs and edge pairs, two ``(K, 8, N, H, W)`` bool masks.
+
+    Entry ``[k, d, n, y, x]`` is the pair of centre ``(y, x)`` of image
+    ``n`` with its ``d``-th ring neighbour at half-size ``half_sizes[k]``.
+    """
+    # Class ids shifted by one, so that 0 marks both ignored pixels and the
+    # zero padding of unfold outside the image. float32 holds ids < 2^24.
+    ids = (labels.clamp(min=-1) + 1).to(torch.float32)
+    n, height, width = labels.shape
+    valid, edge = [], []
+    for half in half_sizes:
+        cols = F.unfold(ids[:, None], 3, dilation=half, padding=half)
+        cols = cols.view(n, 9, height, width).transpose(0, 1)
+        known = cols > 0
+        ok = (known[list(_RING_COLS)] & known[list(_OPPOSITE_COLS)]
+              & known[_CENTRE_COL])
+        valid.append(ok)
+        edge.append(ok & (cols[list(_RING_COLS)] != cols[_CENTRE_COL]))
+    return torch.stack(valid), torch.stack(edge)
 
 
 def _clipped_stack(probs: Tensor) -> Tensor:
-    """``(N, 4, C, H, W)``: clipped ``p``, ``1 - p``, and their logs."""
-    pos = probs.clamp(PROB_FLOOR, PROB_CEIL)
-    neg = (1 - probs).clamp(PROB_FLOOR, PROB_CEIL)
-    return torch.stack((pos, neg, pos.log(), neg.log()), dim=1)
+    """``(4, N, C, H, W)``: clipped ``p``, ``1 - p``, and their logs."""
+    stack = probs.new_empty((4, ) + probs.shape)
+    torch.clamp(probs, PROB_FLOOR, PROB_CEIL, out=stack[0])
+    torch.clamp(torch.sub(1, probs, out=stack[1]), PROB_FLOOR, PROB_CEIL,
+                out=stack[1])
+    torch.log(stack[:2], out=stack[2:])
+    return stack
 
 
-def _edge_divergences(stack_c: Tensor, stack_n: Tensor, own_c: Tensor,
-                      own_n: Tensor, label_c: Tensor, label_n: Tensor):
-    """Divergences on the two label channels of every pair in a region.
+class _Chunk:
+    """A group of images and what forward and backward share about it.
 
-    ``a`` is the centre's label channel and ``b`` the neighbour's. Returns
-    the four gathered ``(N, 4, h, w)`` stacks and ``KL_a``, ``KL_b``.
+    ``stack`` is the clipped ``(4, m, C, H, W)`` stack of the images
+    ``first:first + m``; ``valid``/``edge`` their ``(K, 8, m, H, W)`` pair
+    masks.
     """
-    # The centre's channel read at the neighbour, and vice versa.
-    n_at_a = stack_n.gather(2, label_c[:, None, None].expand(
-        -1, 4, 1, -1, -1)).squeeze(2)
-    c_at_b = stack_c.gather(2, label_n[:, None, None].expand(
-        -1, 4, 1, -1, -1)).squeeze(2)
-    kl_a = _pair_divergence(neighbour=n_at_a, centre=own_c)
-    kl_b = _pair_divergence(neighbour=own_n, centre=c_at_b)
-    return n_at_a, c_at_b, kl_a, kl_b
+
+    def __init__(self, probs: Tensor, labels: Tensor, valid: Tensor,
+                 edge: Tensor, first: int, count: int,
+                 half_sizes: Sequence[int]):
+        images = slice(first, first + count)
+        self.images = images
+        self.first = first
+        self.probs = probs[images]
+        self.stack = _clipped_stack(self.probs)
+        self.labels = labels[images]
+        self.valid = valid[:, :, images]
+        self.edge = edge[:, :, images]
+        self.half_sizes = tuple(half_sizes)
+        self.batch = probs.shape[0]
+
+    def edge_pairs(self) -> Iterator[Tuple[Tensor, Tensor]]:
+        """Yield ``(centre, index)`` for slabs of the chunk's edge pairs.
+
+        ``centre`` indexes the flattened ``(K, N, H, W)`` per-pixel maps at
+        the pair's centre and size. ``index`` is ``(2, 2, E)``: flat indices
+        into one plane of ``stack`` for (centre label ``a``, neighbour
+        label ``b``) x (centre ``i``, neighbour ``j``).
+        """
+        m, channels, height, width = self.probs.shape
+        hw = height * width
+        mhw = m * hw
+        device = self.labels.device
+        # Per (size, offset): flat step from centre to neighbour, and the
+        # start of that size's rows in the (K, N, H, W) maps.
+        jump = torch.tensor([(dy * width + dx) * half
+                             for half in self.half_sizes for dy, dx in _RING],
+                            device=device)
+        map_start = torch.tensor(
+            [(k * self.batch + self.first) * hw
+             for k in range(len(self.half_sizes)) for _ in _RING],
+            device=device)
+        labels = self.labels.reshape(-1).clamp(min=0)
+        flat = self.edge.reshape(-1)
+        for start in range(0, flat.numel(), _PAIR_SLAB):
+            entries = flat[start:start + _PAIR_SLAB].nonzero().squeeze(1)
+            if entries.numel() == 0:
+                continue
+            if start:
+                entries += start
+            size_offset = entries.div(mhw, rounding_mode='floor')
+            centre = entries - size_offset * mhw  # pixel within the chunk
+            pixels = torch.stack((centre, centre + jump[size_offset]))
+            image = centre.div(hw, rounding_mode='floor')
+            # Plane row (image, class) of each pair's two label channels.
+            rows = (labels[pixels] + image * (channels - 1)) * hw
+            index = rows[:, None] + pixels[None]
+            yield centre + map_start[size_offset], index
+
+    def edge_divergences(self, index: Tensor):
+        """Neighbour stack, log-ratios and ``KL_a, KL_b`` of edge pairs.
+
+        Returns ``(neighbour (4, 2, E), log_ratio (2, 2, E), kl (2, E))``;
+        the middle axis is the channel (``a`` then ``b``).
+        """
+        values = self.stack.view(4, -1).index_select(1, index.view(-1))
+        values = values.view((4, ) + index.shape)
+        centre, neighbour = values[:, :, 0], values[:, :, 1]
+        log_ratio = neighbour[2:] - centre[2:]
+        kl = (neighbour[:2] * log_ratio).sum(0)
+        return neighbour, log_ratio, kl
 
 
-def _pair_divergence(neighbour: Tensor, centre: Tensor) -> Tensor:
-    """KL(neighbour || centre) from ``(N, 4, ...)`` stacks."""
-    return (neighbour[:, 0] * (neighbour[:, 2] - centre[:, 2]) +
-            neighbour[:, 1] * (neighbour[:, 3] - centre[:, 3]))
+def _image_chunks(probs: Tensor) -> Iterator[Tuple[int, int]]:
+    batch = probs.shape[0]
+    per_image = max(1, probs[0].numel())
+    step = max(1, min(batch, _CHUNK_ELEMENTS // per_image))
+    for first in range(0, batch, step):
+        yield first, min(step, batch - first)
 
 
 class _AffinityField(torch.autograd.Function):
     """Sums of the affinity field with a recomputing backward.
 
     Inputs are probabilities ``(N, C, H, W)``, labels ``(N, H, W)`` int64
-    with ``-1`` for ignored pixels, and optional per-pixel weights
+    with negative values for ignored pixels, and optional per-pixel weights
     ``(N, K, H, W)`` for the edge and non-edge terms.
     """
 
     @staticmethod
     def forward(ctx, probs, labels, edge_weights, nonedge_weights,
                 half_sizes, margin):
+        half_sizes = tuple(half_sizes)
         num_classes = probs.shape[1]
-        height, width = probs.shape[-2:]
-        valid_px = labels >= 0
-        safe_labels = labels.clamp(min=0)
-        stack = _clipped_stack(probs)
-        own = stack.gather(2, safe_labels[:, None, None].expand(
-            -1, 4, 1, -1, -1)).squeeze(2)
-        # h(j) = sum_c p log p + (1-p) log(1-p): the neighbour-only part.
-        self_term = (stack[:, :2] * stack[:, 2:]).sum(dim=(1, 2))
+        valid, edge = _pair_masks(labels, half_sizes)
+        # Per-pixel sums of each size: the weights multiply them at the end
+        # and their gradient is these maps.
+        edge_px = probs.new_zeros((len(half_sizes), ) + labels.shape)
+        nonedge_px = torch.zeros_like(edge_px)
+        for first, count in _image_chunks(probs):
+            chunk = _Chunk(probs, labels, valid, edge, first, count,
+                           half_sizes)
+            _dense_forward(chunk, nonedge_px[:, chunk.images])
+            for centre, index in chunk.edge_pairs():
+                _, _, kl = chunk.edge_divergences(index)
+                edge_px.view(-1).index_add_(
+                    0, centre, (margin - kl).clamp_(min=0).sum(0))
+                # These two channels were counted as non-edge entries.
+                nonedge_px.view(-1).index_add_(0, centre, kl.sum(0),
+                                               alpha=-1)
+            del chunk
 
-        dtype = probs.dtype
-        sizes = len(half_sizes)
-        edge_sum = probs.new_zeros(sizes)
-        nonedge_sum = probs.new_zeros(sizes)
-        edge_count = probs.new_zeros(sizes)
-        nonedge_count = probs.new_zeros(sizes)
-        edge_px = probs.new_zeros((sizes, ) + labels.shape)
-        nonedge_px = probs.new_zeros((sizes, ) + labels.shape)
-        neighbour_sum = torch.empty_like(stack[:, :2])
-        for k, half in enumerate(half_sizes):
-            neighbour_sum.zero_()
-            self_sum = edge_px[k]  # reused as scratch below
-            nonedge = nonedge_px[k]
-            for c_idx, n_idx, b_idx in _pair_regions(half, height, width):
-                pair_ok = (valid_px[(slice(None), ) + c_idx]
-                           & valid_px[(slice(None), ) + n_idx]
-                           & valid_px[(slice(None), ) + b_idx])
-                lab_c = safe_labels[(slice(None), ) + c_idx]
-                lab_n = safe_labels[(slice(None), ) + n_idx]
-                differ = pair_ok & (lab_c != lab_n)
-                ok_f = pair_ok.to(dtype)
-                nonedge_count[k] += ok_f.sum()
-                edge_count[k] += 2 * differ.sum()
-
-                region = (Ellipsis, ) + c_idx
-                neighbour_sum[region].addcmul_(
-                    ok_f[:, None, None], stack[(Ellipsis, ) + n_idx][:, :2])
-                nonedge[(slice(None), ) + c_idx].addcmul_(
-                    ok_f, self_term[(slice(None), ) + n_idx])
-
-                _, _, kl_a, kl_b = _edge_divergences(
-                    stack[region], stack[(Ellipsis, ) + n_idx],
-                    own[region], own[(Ellipsis, ) + n_idx], lab_c, lab_n)
-                differ_f = differ.to(dtype)
-                hinge = ((margin - kl_a).clamp(min=0) +
-                         (margin - kl_b).clamp(min=0))
-                self_sum[(slice(None), ) + c_idx].addcmul_(differ_f, hinge)
-                nonedge[(slice(None), ) + c_idx].addcmul_(
-                    differ_f, kl_a + kl_b, value=-1)
-            # The channel dot product of the split divergence, once a size.
-            nonedge.sub_((stack[:, 2:] * neighbour_sum).sum(dim=(1, 2)))
-        nonedge_count.mul_(num_classes).sub_(edge_count)
+        pair_count = valid.sum(dim=(1, 2, 3, 4))
+        edge_count = 2 * edge.sum(dim=(1, 2, 3, 4))
+        nonedge_count = (num_classes * pair_count - edge_count).to(probs.dtype)
+        edge_count = edge_count.to(probs.dtype)
 
         if edge_weights is not None:
             edge_sum = (edge_px * edge_weights.movedim(1, 0)).sum(
@@ -202,126 +293,148 @@ class _AffinityField(torch.autograd.Function):
             edge_sum = edge_px.sum(dim=(1, 2, 3))
             nonedge_sum = nonedge_px.sum(dim=(1, 2, 3))
 
-        ctx.half_sizes = tuple(half_sizes)
+        ctx.half_sizes = half_sizes
         ctx.margin = margin
         ctx.has_weights = edge_weights is not None
-        ctx.save_for_backward(probs, labels, edge_weights, nonedge_weights,
-                              edge_px, nonedge_px)
+        ctx.save_for_backward(probs, labels, valid, edge, edge_weights,
+                              nonedge_weights, edge_px, nonedge_px)
         ctx.mark_non_differentiable(edge_count, nonedge_count)
         return edge_sum, nonedge_sum, edge_count, nonedge_count
 
     @staticmethod
     def backward(ctx, grad_edge, grad_nonedge, _grad_ec, _grad_nc):
-        (probs, labels, edge_weights, nonedge_weights, edge_px,
+        (probs, labels, valid, edge, edge_weights, nonedge_weights, edge_px,
          nonedge_px) = ctx.saved_tensors
-        height, width = probs.shape[-2:]
-        dtype = probs.dtype
-        valid_px = labels >= 0
-        safe_labels = labels.clamp(min=0)
-        stack = _clipped_stack(probs)
-        own = stack.gather(2, safe_labels[:, None, None].expand(
-            -1, 4, 1, -1, -1)).squeeze(2)
-
-        # Gradients w.r.t. the four stacked quantities (p, 1-p, logs).
-        grad_stack = torch.zeros_like(stack)
-        grad_own = torch.zeros_like(own)
-        # Sum over offsets of the dense pair weight, seen from the neighbour.
-        neighbour_weight = probs.new_zeros(labels.shape)
-
-        for k, half in enumerate(ctx.half_sizes):
-            g_edge = grad_edge[k]
-            g_nonedge = grad_nonedge[k]
-            if ctx.has_weights:
-                w_edge = edge_weights[:, k]
-                w_nonedge = nonedge_weights[:, k]
-            for c_idx, n_idx, b_idx in _pair_regions(half, height, width):
-                px_c = (slice(None), ) + c_idx
-                px_n = (slice(None), ) + n_idx
-                pair_ok = (valid_px[px_c] & valid_px[px_n]
-                           & valid_px[(slice(None), ) + b_idx])
-                lab_c = safe_labels[px_c]
-                lab_n = safe_labels[px_n]
-                differ = (pair_ok & (lab_c != lab_n)).to(dtype)
-                dense = pair_ok.to(dtype) * g_nonedge
-                if ctx.has_weights:
-                    dense = dense * w_nonedge[px_c]
-                # d/d[p, 1-p](j) of -<[p,1-p](j), L(i)>, and d/dL(i).
-                region = (Ellipsis, ) + c_idx
-                n_region = (Ellipsis, ) + n_idx
-                grad_stack[n_region][:, :2].addcmul_(
-                    dense[:, None, None], stack[region][:, 2:], value=-1)
-                grad_stack[region][:, 2:].addcmul_(
-                    dense[:, None, None], stack[n_region][:, :2], value=-1)
-                neighbour_weight[px_n].add_(dense)
-
-                n_at_a, c_at_b, kl_a, kl_b = _edge_divergences(
-                    stack[region], stack[n_region], own[region],
-                    own[n_region], lab_c, lab_n)
-                # An edge channel leaves the non-edge sum and may enter the
-                # hinge; this is the coefficient of its divergence.
-                base = -g_nonedge * differ
-                hinge = -g_edge * differ
-                if ctx.has_weights:
-                    base = base * w_nonedge[px_c]
-                    hinge = hinge * w_edge[px_c]
-                coef_a = base + hinge * (kl_a < ctx.margin).to(dtype)
-                coef_b = base + hinge * (kl_b < ctx.margin).to(dtype)
-
-                # KL_a: neighbour read on the centre's channel (scattered),
-                # centre on its own channel (accumulated in grad_own).
-                g_n_at_a = _divergence_grad_neighbour(n_at_a, own[region],
-                                                      coef_a)
-                grad_stack[n_region].scatter_add_(
-                    2, lab_c[:, None, None].expand(-1, 4, 1, -1, -1),
-                    g_n_at_a[:, :, None])
-                grad_own[region][:, 2:].addcmul_(
-                    coef_a[:, None], n_at_a[:, :2], value=-1)
-                # KL_b: neighbour on its own channel, centre read on the
-                # neighbour's channel (scattered).
-                grad_own[n_region].add_(
-                    _divergence_grad_neighbour(own[n_region], c_at_b,
-                                               coef_b))
-                g_c_at_b = torch.zeros_like(c_at_b)
-                g_c_at_b[:, 2:] = -coef_b[:, None] * own[n_region][:, :2]
-                grad_stack[region].scatter_add_(
-                    2, lab_n[:, None, None].expand(-1, 4, 1, -1, -1),
-                    g_c_at_b[:, :, None])
-
-        grad_stack.scatter_add_(
-            2, safe_labels[:, None, None].expand(-1, 4, 1, -1, -1),
-            grad_own[:, :, None])
-        # The neighbour-only term h(j) = sum p log p + (1-p) log(1-p).
-        nw = neighbour_weight[:, None, None]
-        grad_stack[:, :2].addcmul_(nw, stack[:, 2:])
-        grad_stack[:, 2:].addcmul_(nw, stack[:, :2])
+        sizes = len(ctx.half_sizes)
+        # Gradient of the total w.r.t. each entry's term, per centre pixel:
+        # (K, N, H, W), contiguous so that edge pairs can index it flat.
+        if ctx.has_weights:
+            coef_edge = edge_weights.movedim(1, 0) * grad_edge.view(
+                sizes, 1, 1, 1)
+            coef_nonedge = nonedge_weights.movedim(1, 0) * grad_nonedge.view(
+                sizes, 1, 1, 1)
+        else:
+            coef_edge = grad_edge.view(sizes, 1, 1, 1).expand_as(edge_px)
+            coef_nonedge = grad_nonedge.view(sizes, 1, 1,
+                                             1).expand_as(edge_px)
+        coef_edge = coef_edge.contiguous()
+        coef_nonedge = coef_nonedge.contiguous()
 
         grad_probs = None
         if ctx.needs_input_grad[0]:
-            pos, neg = stack[:, 0], stack[:, 1]
-            grad_pos = grad_stack[:, 0].addcdiv_(grad_stack[:, 2], pos)
-            grad_neg = grad_stack[:, 1].addcdiv_(grad_stack[:, 3], neg)
-            # The clamp passes gradient only inside its bounds.
-            grad_pos.mul_(((probs >= PROB_FLOOR) & (probs <= PROB_CEIL)))
-            grad_neg.mul_(((1 - probs >= PROB_FLOOR) &
-                           (1 - probs <= PROB_CEIL)))
-            grad_probs = grad_pos.sub_(grad_neg)
+            grad_probs = torch.empty_like(probs)
+            for first, count in _image_chunks(probs):
+                chunk = _Chunk(probs, labels, valid, edge, first, count,
+                               ctx.half_sizes)
+                grad_stack = _dense_backward(chunk,
+                                             coef_nonedge[:, chunk.images])
+                for centre, index in chunk.edge_pairs():
+                    _edge_backward(chunk, grad_stack, centre, index,
+                                   coef_edge, coef_nonedge, ctx.margin)
+                _stack_to_probs(chunk, grad_stack,
+                                out=grad_probs[chunk.images])
+                del chunk, grad_stack
 
         grad_edge_w = grad_nonedge_w = None
         if ctx.has_weights:
-            grad_edge_w = (edge_px * grad_edge[:, None, None, None]).movedim(
+            grad_edge_w = (edge_px * grad_edge.view(sizes, 1, 1, 1)).movedim(
                 0, 1)
             grad_nonedge_w = (nonedge_px *
-                              grad_nonedge[:, None, None, None]).movedim(0, 1)
+                              grad_nonedge.view(sizes, 1, 1, 1)).movedim(0, 1)
         return grad_probs, None, grad_edge_w, grad_nonedge_w, None, None
 
 
-def _divergence_grad_neighbour(neighbour: Tensor, centre: Tensor,
-                               coef: Tensor) -> Tensor:
-    """``coef * dKL/d(neighbour stack)`` as an ``(N, 4, h, w)`` stack."""
-    return torch.stack((coef * (neighbour[:, 2] - centre[:, 2]),
-                        coef * (neighbour[:, 3] - centre[:, 3]),
-                        coef * neighbour[:, 0], coef * neighbour[:, 1]),
-                       dim=1)
+def _dense_forward(chunk: _Chunk, nonedge_px: Tensor) -> None:
+    """Write the all-channel divergence sums of valid pairs per centre.
+
+    ``nonedge_px`` is the chunk's ``(K, m, H, W)`` slice of the maps.
+    """
+    stack = chunk.stack
+    pq, logs = stack[:2], stack[2:]
+    height, width = stack.shape[-2:]
+    # h(j) = sum_c p log p + (1-p) log(1-p): the neighbour-only part.
+    neighbour_only = (pq * logs).sum(dim=(0, 2))
+    gathered = torch.empty_like(pq)
+    for k, half in enumerate(chunk.half_sizes):
+        ok = chunk.valid[k].to(stack.dtype)
+        gathered.zero_()
+        for d, c_idx, n_idx in _pair_regions(half, height, width):
+            gathered[(Ellipsis, ) + c_idx].addcmul_(
+                ok[d][(slice(None), None) + c_idx],
+                pq[(Ellipsis, ) + n_idx])
+        # The channel dot product of the split divergence, once a size.
+        cross = gathered.mul_(logs)
+        cross = cross[0].add_(cross[1]).sum(1)
+        torch.sub((ok * _ring_values(neighbour_only, half)).sum(0), cross,
+                  out=nonedge_px[k])
+
+
+def _dense_backward(chunk: _Chunk, coef_nonedge: Tensor) -> Tensor:
+    """Gradient of the dense sums w.r.t. the chunk's stack.
+
+    ``coef_nonedge`` is the chunk's ``(K, m, H, W)`` slice of the non-edge
+    gradient per centre.
+    """
+    stack = chunk.stack
+    pq, logs = stack[:2], stack[2:]
+    m, _, height, width = chunk.probs.shape
+    grad = torch.zeros_like(stack)
+    grad_pq, grad_logs = grad[:2], grad[2:]
+    # Total pair weight each pixel receives as a neighbour: the gradient of
+    # the neighbour-only term h.
+    neighbour_weight = stack.new_zeros((1, m, height, width))
+    for k, half in enumerate(chunk.half_sizes):
+        coef = chunk.valid[k].to(stack.dtype).mul_(coef_nonedge[k])
+        for d, c_idx, n_idx in _pair_regions(half, height, width):
+            pair = coef[d][(slice(None), None) + c_idx]
+            # d/d[p, 1-p](j) of -<[p,1-p](j), L(i)>, and d/dL(i).
+            grad_pq[(Ellipsis, ) + n_idx].addcmul_(
+                pair, logs[(Ellipsis, ) + c_idx], value=-1)
+            grad_logs[(Ellipsis, ) + c_idx].addcmul_(
+                pair, pq[(Ellipsis, ) + n_idx], value=-1)
+        # Scatter every centre's weight to its 8 neighbours (the adjoint of
+        # the unfold in _ring_values).
+        cols = coef.new_zeros((9, m, height, width))
+        cols[list(_RING_COLS)] = coef
+        neighbour_weight += F.fold(
+            cols.transpose(0, 1).reshape(m, 9, height * width),
+            (height, width), 3, dilation=half, padding=half).transpose(0, 1)
+    weight = neighbour_weight[:, :, None]
+    grad_pq.addcmul_(weight, logs)
+    grad_logs.addcmul_(weight, pq)
+    return grad
+
+
+def _edge_backward(chunk: _Chunk, grad_stack: Tensor, centre: Tensor,
+                   index: Tensor, coef_edge: Tensor, coef_nonedge: Tensor,
+                   margin: float) -> None:
+    """Scatter the gradients of a slab of edge pairs into ``grad_stack``."""
+    neighbour, log_ratio, kl = chunk.edge_divergences(index)
+    # An edge channel leaves the non-edge sum and, inside the margin,
+    # lowers the hinge: the coefficient of its divergence, (2, E).
+    coef = -(coef_nonedge.view(-1)[centre] +
+             coef_edge.view(-1)[centre] * (kl < margin).to(kl.dtype))
+    grad = kl.new_empty((4, 2, 2) + kl.shape[1:])
+    # Neighbour side: dKL/d[p, 1-p] = log ratios, dKL/d[log p, ...] = [p..].
+    torch.mul(log_ratio, coef, out=grad[:2, :, 1])
+    torch.mul(neighbour[:2], coef, out=grad[2:, :, 1])
+    # Centre side: only the logs appear, with the opposite sign.
+    grad[:2, :, 0] = 0
+    torch.neg(grad[2:, :, 1], out=grad[2:, :, 0])
+    grad_stack.view(4, -1).index_add_(1, index.view(-1), grad.view(4, -1))
+
+
+def _stack_to_probs(chunk: _Chunk, grad_stack: Tensor, out: Tensor) -> None:
+    """Chain the stack's gradient through the logs and the clamps."""
+    probs = chunk.probs
+    pos, neg = chunk.stack[0], chunk.stack[1]
+    grad_pos = grad_stack[0].addcdiv_(grad_stack[2], pos)
+    grad_neg = grad_stack[1].addcdiv_(grad_stack[3], neg)
+    # The clamp passes gradient only inside its bounds.
+    grad_pos.mul_((probs >= PROB_FLOOR) & (probs <= PROB_CEIL))
+    complement = 1 - probs
+    grad_neg.mul_((complement >= PROB_FLOOR) & (complement <= PROB_CEIL))
+    torch.sub(grad_pos, grad_neg, out=out)
 
 
 def affinity_field_terms(probs: Tensor,
