@@ -56,11 +56,8 @@ PROB_FLOOR = 1e-4
 PROB_CEIL = 1.0
 
 _RING = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
-# Where the ring, the opposite offsets and the centre sit in the 3x3 column
-# order of F.unfold.
+# Where the ring sits in the 3x3 column order of F.unfold.
 _RING_COLS = tuple(3 * (dy + 1) + dx + 1 for dy, dx in _RING)
-_OPPOSITE_COLS = tuple(8 - col for col in _RING_COLS)
-_CENTRE_COL = 4
 
 #: Images are processed together while a chunk holds at most this many
 #: ``C x H x W`` elements; larger batches go image by image so that the
@@ -91,34 +88,37 @@ class AffinityFieldTerms(NamedTuple):
         return self.nonedge_sum / self.nonedge_count.clamp(min=1)
 
 
-def _axis_slices(offset: int, length: int) -> Optional[Tuple[slice, slice]]:
-    """Slices of the centres and of their neighbours along one axis.
+def _axis_slices(offset: int,
+                 length: int) -> Optional[Tuple[slice, slice, slice]]:
+    """Slices of the centres, their neighbours and their opposites.
 
-    Only centres whose neighbour ``i + offset`` is inside are addressed;
-    the pair masks are zero for the others anyway. Returns None when no
-    valid centre exists (a valid pair also needs ``i - offset`` inside).
+    Along one axis: centres ``i`` whose neighbour ``i + offset`` and
+    opposite ``i - offset`` are both inside (a valid pair needs both), then
+    ``i + offset`` and ``i - offset`` for those centres. Returns None when
+    no such centre exists.
     """
     reach = abs(offset)
     if length <= 2 * reach:
         return None
     centre = slice(reach, length - reach)
     neighbour = slice(reach + offset, length - reach + offset)
-    return centre, neighbour
+    opposite = slice(reach - offset, length - reach - offset)
+    return centre, neighbour, opposite
 
 
 def _pair_regions(half_size: int, height: int,
-                  width: int) -> List[Tuple[int, tuple, tuple]]:
-    """``(ring index, centre, neighbour)`` for the offsets of one size.
+                  width: int) -> List[Tuple[int, tuple, tuple, tuple]]:
+    """``(ring index, centre, neighbour, opposite)`` for one size's offsets.
 
-    ``centre`` and ``neighbour`` are ``(rows, cols)`` slices over
-    ``(H, W)``; offsets without any valid centre are left out.
+    ``centre``, ``neighbour`` and ``opposite`` are ``(rows, cols)`` slices
+    over ``(H, W)``; offsets without any valid centre are left out.
     """
     regions = []
     for d, (dy, dx) in enumerate(_RING):
         rows = _axis_slices(dy * half_size, height)
         cols = _axis_slices(dx * half_size, width)
         if rows is not None and cols is not None:
-            regions.append((d, (rows[0], cols[0]), (rows[1], cols[1])))
+            regions.append((d, ) + tuple(zip(rows, cols)))
     return regions
 
 
@@ -139,21 +139,28 @@ def _pair_masks(labels: Tensor,
 
     Entry ``[k, d, n, y, x]`` is the pair of centre ``(y, x)`` of image
     ``n`` with its ``d``-th ring neighbour at half-size ``half_sizes[k]``.
+    Both are written in place, offset by offset, on the centres whose
+    neighbour and opposite are inside; all other entries stay False.
     """
-    # Class ids shifted by one, so that 0 marks both ignored pixels and the
-    # zero padding of unfold outside the image. float32 holds ids < 2^24.
-    ids = (labels.clamp(min=-1) + 1).to(torch.float32)
     n, height, width = labels.shape
-    valid, edge = [], []
-    for half in half_sizes:
-        cols = F.unfold(ids[:, None], 3, dilation=half, padding=half)
-        cols = cols.view(n, 9, height, width).transpose(0, 1)
-        known = cols > 0
-        ok = (known[list(_RING_COLS)] & known[list(_OPPOSITE_COLS)]
-              & known[_CENTRE_COL])
-        valid.append(ok)
-        edge.append(ok & (cols[list(_RING_COLS)] != cols[_CENTRE_COL]))
-    return torch.stack(valid), torch.stack(edge)
+    shape = (len(half_sizes), len(_RING), n, height, width)
+    valid = torch.zeros(shape, dtype=torch.bool, device=labels.device)
+    edge = torch.zeros_like(valid)
+    known = labels >= 0
+    every_image = slice(None)
+    for k, half in enumerate(half_sizes):
+        for d, centre, neighbour, opposite in _pair_regions(
+                half, height, width):
+            centre, neighbour, opposite = ((every_image, ) + region
+                                           for region in (centre, neighbour,
+                                                          opposite))
+            ok = valid[k, d][centre]
+            torch.logical_and(known[centre], known[neighbour], out=ok)
+            ok &= known[opposite]
+            torch.logical_and(
+                ok, labels[centre] != labels[neighbour],
+                out=edge[k, d][centre])
+    return valid, edge
 
 
 def _clipped_stack(probs: Tensor) -> Tensor:
@@ -279,8 +286,11 @@ class _AffinityField(torch.autograd.Function):
                                                alpha=-1)
             del chunk
 
-        pair_count = valid.sum(dim=(1, 2, 3, 4))
-        edge_count = 2 * edge.sum(dim=(1, 2, 3, 4))
+        # count_nonzero reads the bools as they are; sum() would first
+        # widen the whole (K, 8, N, H, W) masks to int64.
+        sizes = len(half_sizes)
+        pair_count = torch.count_nonzero(valid.view(sizes, -1), dim=1)
+        edge_count = 2 * torch.count_nonzero(edge.view(sizes, -1), dim=1)
         nonedge_count = (num_classes * pair_count - edge_count).to(probs.dtype)
         edge_count = edge_count.to(probs.dtype)
 
@@ -352,13 +362,14 @@ def _dense_forward(chunk: _Chunk, nonedge_px: Tensor) -> None:
     stack = chunk.stack
     pq, logs = stack[:2], stack[2:]
     height, width = stack.shape[-2:]
-    # h(j) = sum_c p log p + (1-p) log(1-p): the neighbour-only part.
-    neighbour_only = (pq * logs).sum(dim=(0, 2))
     gathered = torch.empty_like(pq)
+    # h(j) = sum_c p log p + (1-p) log(1-p): the neighbour-only part. The
+    # product goes through the buffer the sizes reuse below.
+    neighbour_only = torch.mul(pq, logs, out=gathered).sum(dim=(0, 2))
     for k, half in enumerate(chunk.half_sizes):
         ok = chunk.valid[k].to(stack.dtype)
         gathered.zero_()
-        for d, c_idx, n_idx in _pair_regions(half, height, width):
+        for d, c_idx, n_idx, _ in _pair_regions(half, height, width):
             gathered[(Ellipsis, ) + c_idx].addcmul_(
                 ok[d][(slice(None), None) + c_idx],
                 pq[(Ellipsis, ) + n_idx])
@@ -378,30 +389,32 @@ def _dense_backward(chunk: _Chunk, coef_nonedge: Tensor) -> Tensor:
     stack = chunk.stack
     pq, logs = stack[:2], stack[2:]
     m, _, height, width = chunk.probs.shape
-    grad = torch.zeros_like(stack)
-    grad_pq, grad_logs = grad[:2], grad[2:]
+    every_image = (slice(None), )
+    coefs = [
+        chunk.valid[k].to(stack.dtype).mul_(coef_nonedge[k])
+        for k in range(len(chunk.half_sizes))
+    ]
     # Total pair weight each pixel receives as a neighbour: the gradient of
-    # the neighbour-only term h.
-    neighbour_weight = stack.new_zeros((1, m, height, width))
-    for k, half in enumerate(chunk.half_sizes):
-        coef = chunk.valid[k].to(stack.dtype).mul_(coef_nonedge[k])
-        for d, c_idx, n_idx in _pair_regions(half, height, width):
+    # the neighbour-only term h. It initialises the gradient, so the big
+    # buffer is written once instead of zeroed and then accumulated.
+    neighbour_weight = stack.new_zeros((m, height, width))
+    for coef, half in zip(coefs, chunk.half_sizes):
+        for d, c_idx, n_idx, _ in _pair_regions(half, height, width):
+            neighbour_weight[every_image + n_idx] += coef[d][every_image +
+                                                            c_idx]
+    grad = torch.empty_like(stack)
+    grad_pq, grad_logs = grad[:2], grad[2:]
+    weight = neighbour_weight[None, :, None]
+    torch.mul(weight, logs, out=grad_pq)
+    torch.mul(weight, pq, out=grad_logs)
+    for coef, half in zip(coefs, chunk.half_sizes):
+        for d, c_idx, n_idx, _ in _pair_regions(half, height, width):
             pair = coef[d][(slice(None), None) + c_idx]
             # d/d[p, 1-p](j) of -<[p,1-p](j), L(i)>, and d/dL(i).
             grad_pq[(Ellipsis, ) + n_idx].addcmul_(
                 pair, logs[(Ellipsis, ) + c_idx], value=-1)
             grad_logs[(Ellipsis, ) + c_idx].addcmul_(
                 pair, pq[(Ellipsis, ) + n_idx], value=-1)
-        # Scatter every centre's weight to its 8 neighbours (the adjoint of
-        # the unfold in _ring_values).
-        cols = coef.new_zeros((9, m, height, width))
-        cols[list(_RING_COLS)] = coef
-        neighbour_weight += F.fold(
-            cols.transpose(0, 1).reshape(m, 9, height * width),
-            (height, width), 3, dilation=half, padding=half).transpose(0, 1)
-    weight = neighbour_weight[:, :, None]
-    grad_pq.addcmul_(weight, logs)
-    grad_logs.addcmul_(weight, pq)
     return grad
 
 
@@ -431,9 +444,11 @@ def _stack_to_probs(chunk: _Chunk, grad_stack: Tensor, out: Tensor) -> None:
     grad_pos = grad_stack[0].addcdiv_(grad_stack[2], pos)
     grad_neg = grad_stack[1].addcdiv_(grad_stack[3], neg)
     # The clamp passes gradient only inside its bounds.
-    grad_pos.mul_((probs >= PROB_FLOOR) & (probs <= PROB_CEIL))
-    complement = 1 - probs
-    grad_neg.mul_((complement >= PROB_FLOOR) & (complement <= PROB_CEIL))
+    grad_pos.masked_fill_((probs < PROB_FLOOR) | (probs > PROB_CEIL), 0)
+    # The log planes of the gradient are consumed; one holds 1 - p.
+    complement = torch.sub(1, probs, out=grad_stack[2])
+    grad_neg.masked_fill_(
+        (complement < PROB_FLOOR) | (complement > PROB_CEIL), 0)
     torch.sub(grad_pos, grad_neg, out=out)
 
 
