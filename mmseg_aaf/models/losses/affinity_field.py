@@ -48,7 +48,6 @@ rounding.
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 #: Clipping bounds of the probabilities, as in the published loss.
@@ -56,8 +55,6 @@ PROB_FLOOR = 1e-4
 PROB_CEIL = 1.0
 
 _RING = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
-# Where the ring sits in the 3x3 column order of F.unfold.
-_RING_COLS = tuple(3 * (dy + 1) + dx + 1 for dy, dx in _RING)
 
 #: Images are processed together while a chunk holds at most this many
 #: ``C x H x W`` elements; larger batches go image by image so that the
@@ -120,17 +117,6 @@ def _pair_regions(half_size: int, height: int,
         if rows is not None and cols is not None:
             regions.append((d, ) + tuple(zip(rows, cols)))
     return regions
-
-
-def _ring_values(maps: Tensor, half_size: int) -> Tensor:
-    """``out[d, n, y, x] = maps[n, (y, x) + d]`` for the 8 ring offsets.
-
-    ``maps`` is ``(N, H, W)`` float; outside the image the value is 0.
-    """
-    n, height, width = maps.shape
-    cols = F.unfold(maps[:, None], 3, dilation=half_size, padding=half_size)
-    cols = cols.view(n, 9, height, width).transpose(0, 1)
-    return cols[list(_RING_COLS)]
 
 
 def _pair_masks(labels: Tensor,
@@ -366,18 +352,22 @@ def _dense_forward(chunk: _Chunk, nonedge_px: Tensor) -> None:
     # h(j) = sum_c p log p + (1-p) log(1-p): the neighbour-only part. The
     # product goes through the buffer the sizes reuse below.
     neighbour_only = torch.mul(pq, logs, out=gathered).sum(dim=(0, 2))
+    every_image = (slice(None), )
     for k, half in enumerate(chunk.half_sizes):
         ok = chunk.valid[k].to(stack.dtype)
         gathered.zero_()
+        sums = nonedge_px[k]
+        sums.zero_()
         for d, c_idx, n_idx, _ in _pair_regions(half, height, width):
             gathered[(Ellipsis, ) + c_idx].addcmul_(
                 ok[d][(slice(None), None) + c_idx],
                 pq[(Ellipsis, ) + n_idx])
+            sums[every_image + c_idx].addcmul_(ok[d][every_image + c_idx],
+                                               neighbour_only[every_image +
+                                                              n_idx])
         # The channel dot product of the split divergence, once a size.
         cross = gathered.mul_(logs)
-        cross = cross[0].add_(cross[1]).sum(1)
-        torch.sub((ok * _ring_values(neighbour_only, half)).sum(0), cross,
-                  out=nonedge_px[k])
+        sums.sub_(cross[0].add_(cross[1]).sum(1))
 
 
 def _dense_backward(chunk: _Chunk, coef_nonedge: Tensor) -> Tensor:
