@@ -91,11 +91,10 @@ QUICK_SCALES = {'scale1': (2, 64, 128, 8), 'scale2': (2, 128, 128, 8),
 # --------------------------------------------------------------------------
 # Inputs and the three losses
 # --------------------------------------------------------------------------
-def make_inputs(shape_name: str, device: str, seed: int = 0):
-    """Logits ``(N, 19, H, W)`` and labels ``(N, H, W)`` with 255 ignored."""
-    n, height, width, block = SHAPES[shape_name]
-    gen = torch.Generator().manual_seed(seed)
-    logits = torch.randn(n, NUM_CLASSES, height, width, generator=gen) * 2
+def blocky_labels(gen: torch.Generator, n: int, height: int, width: int,
+                  block: int):
+    """``(n, H, W)`` labels: random classes in ``block``-pixel squares, then
+    ``IGNORE_FRACTION`` of the pixels set to the ignore index."""
     coarse = torch.randint(0, NUM_CLASSES,
                            (n, -(-height // block), -(-width // block)),
                            generator=gen)
@@ -103,6 +102,15 @@ def make_inputs(shape_name: str, device: str, seed: int = 0):
     labels = labels[:, :height, :width].clone()
     labels[torch.rand(n, height, width, generator=gen) <
            IGNORE_FRACTION] = IGNORE_INDEX
+    return labels
+
+
+def make_inputs(shape_name: str, device: str, seed: int = 0):
+    """Logits ``(N, 19, H, W)`` and labels ``(N, H, W)`` with 255 ignored."""
+    n, height, width, block = SHAPES[shape_name]
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, NUM_CLASSES, height, width, generator=gen) * 2
+    labels = blocky_labels(gen, n, height, width, block)
     return logits.to(device), labels.to(device)
 
 
@@ -334,11 +342,7 @@ def pspnet_batch():
         inputs.append(
             torch.randint(0, 256, (3, height, width), generator=gen,
                           dtype=torch.uint8))
-        coarse = torch.randint(0, NUM_CLASSES, (1, height // 32, width // 32),
-                               generator=gen)
-        label = coarse.repeat_interleave(32, 1).repeat_interleave(32, 2)
-        label[torch.rand(label.shape, generator=gen) <
-              IGNORE_FRACTION] = IGNORE_INDEX
+        label = blocky_labels(gen, 1, height, width, 32)
         sample = SegDataSample()
         sample.gt_sem_seg = PixelData(data=label)
         sample.set_metainfo(dict(img_shape=PSPNET_INPUT,
@@ -414,12 +418,7 @@ def pspnet_loss_alone(repeats: int, device: str) -> float:
     height, width = PSPNET_INPUT
     logits = torch.randn((2, NUM_CLASSES, height, width), generator=gen)
     logits = logits.to(device).requires_grad_()
-    label = torch.randint(0, NUM_CLASSES, (2, height // 32, width // 32),
-                          generator=gen)
-    label = label.repeat_interleave(32, 1).repeat_interleave(32, 2)
-    label[torch.rand(label.shape, generator=gen) <
-          IGNORE_FRACTION] = IGNORE_INDEX
-    label = label.to(device)
+    label = blocky_labels(gen, 2, height, width, 32).to(device)
     loss = AAFLoss(NUM_CLASSES, downsample=8).to(device)
     sync = (torch.cuda.synchronize if device.startswith('cuda') else
             (lambda: None))
