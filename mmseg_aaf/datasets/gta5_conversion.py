@@ -18,6 +18,9 @@ import numpy as np
 from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 
+from .conversion_io import (is_finished, write_png_atomically,
+                            write_text_atomically)
+
 #: Cityscapes label id -> train id for the 19 evaluated classes.
 CITYSCAPES_ID_TO_TRAIN_ID: Dict[int, int] = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
@@ -65,43 +68,6 @@ def read_label_ids(path: str) -> np.ndarray:
 def to_train_ids(label_ids: np.ndarray) -> np.ndarray:
     """Map Cityscapes label ids to train ids (unknown ids -> 255)."""
     return LABEL_ID_TO_TRAIN_ID[label_ids]
-
-
-def is_finished(path: str, size: Tuple[int, int]) -> bool:
-    """Whether ``path`` is a readable PNG of ``size`` (width, height)."""
-    if not osp.isfile(path):
-        return False
-    try:
-        with Image.open(path) as image:
-            if image.format != 'PNG' or image.size != tuple(size):
-                return False
-            image.verify()
-        return True
-    except Exception:
-        return False
-
-
-def write_png_atomically(array: np.ndarray, path: str) -> None:
-    """Write through a temporary file and rename: never a partial file."""
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.'
-                   f'{os.getpid()}.tmp')
-    try:
-        Image.fromarray(array).save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def write_text_atomically(text: str, path: str) -> None:
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 @dataclass
