@@ -3,8 +3,8 @@
 
 Importing the package (``custom_imports=dict(imports=['mmseg_aaf'])``)
 registers the losses, the adversarial optimizer wrappers, the hooks, the
-GTA5 dataset and the metrics, and lets mmengine load its own checkpoints
-under the weights-only ``torch.load`` of torch >= 2.6.
+GTA5 and CamVid datasets and the metrics, and lets mmengine load its own
+checkpoints under the weights-only ``torch.load`` of torch >= 2.6.
 """
 from .utils import allow_mmengine_checkpoints
 from .version import __version__

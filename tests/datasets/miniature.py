@@ -6,7 +6,7 @@ names as the real Cityscapes, PASCAL VOC 2012 (+ SBD aug) and GTA5, so that
 the provided configs load them unchanged from ``data/<dataset>/``.
 """
 from pathlib import Path
-from typing import Iterable, Sequence, Tuple
+from typing import Dict, Iterable, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -120,4 +120,33 @@ def write_gta5(root,
             _save(image_for(label, rng), root / 'images' / f'{id_}.png')
         if id_ in labels:
             _palette_png(label, root / 'labels' / f'{id_}.png')
+    return root
+
+
+#: CamVid source ids: the 11 classes and void (11).
+CAMVID_SOURCE_IDS = [3, 0, 1, 2, 5, 8, 9, 10, 11]
+
+
+def write_camvid_segnet(root,
+                        names: Dict[str, Sequence[str]] = None,
+                        seed: int = 0,
+                        size: Tuple[int, int] = (72, 96)) -> Path:
+    """CamVid in the SegNet layout: ``<split>/<name>.png`` (RGB) and
+    ``<split>annot/<name>.png`` (grey ids 0..10, void 11).
+
+    By default two train and one val image; every label has void pixels.
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    if names is None:
+        names = {
+            'train': ['0001TP_006690', '0001TP_006720'],
+            'val': ['0016E5_07959'],
+        }
+    for split, split_names in names.items():
+        for name in split_names:
+            label = random_label(rng, CAMVID_SOURCE_IDS, size)
+            label[:2, :] = 11  # void, as along CamVid's image borders
+            _save(image_for(label, rng), root / split / f'{name}.png')
+            _save(label, root / f'{split}annot' / f'{name}.png')
     return root
