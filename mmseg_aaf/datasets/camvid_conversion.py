@@ -18,7 +18,7 @@ Used by ``tools/dataset_converters/camvid.py``; see :func:`convert_camvid`.
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from mmengine.utils import track_parallel_progress, track_progress
@@ -73,6 +73,44 @@ def read_source_label(path: str) -> np.ndarray:
 def scaled_size(size: Tuple[int, int], scale: float) -> Tuple[int, int]:
     """``(width, height)`` after scaling, rounded, at least 1 pixel."""
     return tuple(max(1, int(round(s * scale))) for s in size)
+
+
+def median_frequency_weights(label_paths: Sequence[str],
+                             num_classes: int = len(CAMVID_CLASSES),
+                             ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """Class weights for median-frequency balancing (as SegNet trains).
+
+    ``f(c)`` is the number of pixels of class ``c`` over the number of
+    non-ignored pixels of the maps that contain ``c``; the weight is
+    ``median(f) / f(c)``, so the median class weighs 1 and rarer ones more.
+
+    Args:
+        label_paths: Converted label PNGs (``0..C-1`` and ``ignore_index``).
+
+    Returns:
+        np.ndarray: ``(C,)`` float64 weights.
+
+    Raises:
+        ValueError: A class never occurs, or a map holds other ids.
+    """
+    pixels = np.zeros(num_classes)
+    seen = np.zeros(num_classes)
+    for path in label_paths:
+        with Image.open(path) as image:
+            label = np.asarray(image)
+        valid = label[label != ignore_index]
+        if valid.size and valid.max() >= num_classes:
+            raise ValueError(f'{path}: ids >= {num_classes} besides '
+                             f'{ignore_index}')
+        counts = np.bincount(valid, minlength=num_classes)
+        pixels += counts
+        seen += (counts > 0) * valid.size
+    if (pixels == 0).any():
+        missing = np.flatnonzero(pixels == 0).tolist()
+        raise ValueError(f'classes {missing} never occur; no weight is '
+                         'defined for them')
+    frequency = pixels / seen
+    return np.median(frequency) / frequency
 
 
 @dataclass

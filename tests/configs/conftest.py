@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.datasets.miniature import (write_cityscapes, write_gta5,
-                                      write_voc12aug)
+from tests.datasets.miniature import (write_camvid_segnet, write_cityscapes,
+                                      write_gta5, write_voc12aug)
 
 #: What the upstream R101 configs set as ``model.pretrained``.
 PRETRAINED = 'open-mmlab://resnet101_v1c'
@@ -41,11 +41,13 @@ def torch_home(tmp_path_factory) -> Path:
 def run_dir(tmp_path_factory) -> Path:
     """A directory to run the tools in, as from a checkout with data.
 
-    ``data/`` holds miniature copies of Cityscapes, VOC 2012 + aug and GTA5
-    (labels converted, Part 1 split written) in their real layouts at the
+    ``data/`` holds miniature copies of Cityscapes, VOC 2012 + aug, GTA5
+    (labels converted, Part 1 split written) and CamVid (converted from the
+    SegNet layout at full and half scale) in their real layouts at the
     paths the configs name; ``configs`` and ``tools`` link to the repo's, so
     commands run exactly as documented.
     """
+    from mmseg_aaf.datasets.camvid_conversion import convert_camvid
     from mmseg_aaf.datasets.gta5_conversion import convert_gta5
 
     root = tmp_path_factory.mktemp('run')
@@ -55,6 +57,10 @@ def run_dir(tmp_path_factory) -> Path:
     write_gta5(data / 'gta5')
     report = convert_gta5(str(data / 'gta5'))
     assert not report.errors and report.part1_pairs == 2, report.lines()
+    segnet = write_camvid_segnet(root / 'segnet_camvid')
+    for name, scale in (('camvid', 1.0), ('camvid_half', 0.5)):
+        report = convert_camvid(str(segnet), str(data / name), scale=scale)
+        assert not report.failed(), report.lines()
     (root / 'configs').symlink_to(REPO_ROOT / 'configs')
     (root / 'tools').symlink_to(REPO_ROOT / 'tools')
     return root

@@ -9,11 +9,9 @@ data roots, pretrained weights (served offline from a pre-filled torch hub
 cache), batch sizes and schedules are the configs' own.
 """
 import copy
-import json
 import math
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -21,6 +19,9 @@ from mmengine.config import Config
 
 import mmseg_aaf  # noqa: F401  (registers the plugin; weights-only loads)
 from tests.conftest import REPO_ROOT, run_tool
+from tests.configs.config_runs import (changed_keys, covered,
+                                      eval_scale_options, metrics_json,
+                                      scalars, small_run_options)
 
 CONFIG_DIR = REPO_ROOT / 'configs' / 'aaf'
 ALL_CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))
@@ -55,8 +56,6 @@ GTA5_CHECKPOINT_FROM = {
 }
 #: Trained with tools/dist_train.sh and N processes, as the README shows.
 DIST_TRAINED = {'pspnet_r101_aaf_cityscapes.py': 2}
-CROP = (64, 64)
-TEST_SCALE = (128, 64)
 
 
 def parse_name(name):
@@ -73,30 +72,6 @@ def load_upstream(path, tmp_path) -> Config:
     wrapper = tmp_path / 'upstream.py'
     wrapper.write_text(f"_base_ = 'mmseg::{path}'\n")
     return Config.fromfile(str(wrapper))
-
-
-def flatten(node, prefix=''):
-    """{'a.b': leaf} for nested dicts; lists and tuples are leaves."""
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            out.update(flatten(value, f'{prefix}{key}.'))
-        return out
-    return {prefix[:-1]: node}
-
-
-def changed_keys(cfg: Config, base: Config):
-    a, b = flatten(cfg.to_dict()), flatten(base.to_dict())
-    return {k for k in a.keys() | b.keys() if a.get(k, KeyError) !=
-            b.get(k, KeyError)}
-
-
-def covered(keys, allowed):
-    """Keys not equal to or below one of the ``allowed`` prefixes."""
-    return {
-        k for k in keys
-        if not any(k == p or k.startswith(p + '.') for p in allowed)
-    }
 
 
 def test_the_documented_configs_exist():
@@ -239,61 +214,6 @@ def test_model_builds(name):
 # --- 2-iteration runs of the tools on miniature data ---------------------
 
 
-def _pipeline_options(prefix, pipeline, values):
-    return [
-        f'{prefix}.{i}.{key}={value}'
-        for i, t in enumerate(pipeline) for (kind, key), value in
-        values.items() if t['type'] == kind
-    ]
-
-
-def small_run_options(cfg: Config, norm=True):
-    """--cfg-options for a tiny run: crop, iterations, norm, test scale."""
-    crop = f'({CROP[0]},{CROP[1]})'
-    options = [
-        'train_cfg.max_iters=2', f'model.data_preprocessor.size={crop}'
-    ]
-    train = cfg.train_dataloader.dataset
-    datasets = ([(f'train_dataloader.dataset.datasets.{i}', d)
-                 for i, d in enumerate(train.datasets)]
-                if train.type == 'ConcatDataset' else
-                [('train_dataloader.dataset', train)])
-    for prefix, dataset in datasets:
-        options += _pipeline_options(f'{prefix}.pipeline', dataset.pipeline, {
-            ('RandomCrop', 'crop_size'): crop,
-            ('Pad', 'size'): crop
-        })
-    if norm:
-        options += [
-            f'model.{part}.norm_cfg.type=BN'
-            for part in ('backbone', 'decode_head', 'auxiliary_head')
-            if cfg.model.get(part, {}).get('norm_cfg')
-        ]
-    return options + eval_scale_options(cfg)
-
-
-def eval_scale_options(cfg: Config):
-    scale = f'({TEST_SCALE[0]},{TEST_SCALE[1]})'
-    options = []
-    for loader in ('val_dataloader', 'test_dataloader'):
-        options += _pipeline_options(f'{loader}.dataset.pipeline',
-                                     cfg[loader].dataset.pipeline,
-                                     {('Resize', 'scale'): scale})
-    return options
-
-
-def _scalars(work_dir: Path):
-    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert files, f'no training log under {work_dir}'
-    return [json.loads(line) for line in files[-1].read_text().splitlines()]
-
-
-def _metrics(work_dir: Path):
-    files = sorted(work_dir.glob('*/*.json'))
-    assert files, f'no metrics json under {work_dir}'
-    return json.loads(files[-1].read_text())
-
-
 @pytest.fixture(scope='module')
 def trained(run_dir, torch_home, tmp_path_factory):
     """Train a config once (2 iterations); return (work_dir, output)."""
@@ -336,7 +256,7 @@ def evaluate(config, checkpoint, run_dir, work_dir, torch_home):
         [sys.executable, 'tools/test.py', f'configs/aaf/{config}',
          str(checkpoint), '--work-dir', str(work_dir), '--cfg-options'] +
         options, cwd=run_dir, env_extra=dict(TORCH_HOME=str(torch_home)))
-    metrics = _metrics(work_dir)
+    metrics = metrics_json(work_dir)
     assert {'mIoU', 'aAcc'} <= metrics.keys(), metrics
     assert 0 <= metrics['mIoU'] <= 100 and 0 <= metrics['aAcc'] <= 100
     return proc.stdout + proc.stderr, metrics
@@ -357,7 +277,7 @@ def test_train_two_iterations_then_test(name, trained, run_dir, torch_home,
 
     _, method, _ = parse_name(name)
     loss_key = 'decode.' + LOSS[method]['name']
-    rows = [row for row in _scalars(work_dir) if 'loss' in row]
+    rows = [row for row in scalars(work_dir) if 'loss' in row]
     # The configs log every 50 iterations; a 2-iteration run logs once.
     assert rows and {row['iter'] for row in rows} <= {1, 2}
     for row in rows:

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from mmseg_aaf.datasets.camvid_conversion import (SOURCE_TO_LABEL,
-                                                  convert_camvid, to_labels)
+                                                  convert_camvid,
+                                                  median_frequency_weights,
+                                                  to_labels)
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_camvid_segnet
 
@@ -163,3 +165,22 @@ def test_parallel_conversion_matches_serial(tmp_path):
     for path in (tmp_path / 'ser').rglob('*.png'):
         twin = tmp_path / 'par' / path.relative_to(tmp_path / 'ser')
         np.testing.assert_array_equal(read(path)[1], read(twin)[1])
+
+
+def test_median_frequency_weights(tmp_path):
+    # Class 0 fills map a; class 1 covers 1/4 of map b, class 2 3/4 of it;
+    # ignored pixels count for nothing.
+    a = np.zeros((4, 4), np.uint8)
+    b = np.full((4, 4), 2, np.uint8)
+    b[:2, :2] = 1
+    b[3, 3] = 255
+    paths = []
+    for name, label in (('a.png', a), ('b.png', b)):
+        Image.fromarray(label).save(tmp_path / name)
+        paths.append(str(tmp_path / name))
+    weights = median_frequency_weights(paths, num_classes=3)
+    frequency = np.array([16 / 16, 4 / 15, 11 / 15])
+    np.testing.assert_allclose(weights, np.median(frequency) / frequency)
+    assert weights[2] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r'classes \[3\] never occur'):
+        median_frequency_weights(paths, num_classes=4)
