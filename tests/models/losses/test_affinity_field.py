@@ -97,17 +97,19 @@ def test_matches_naive_transcription(weighted):
         torch.testing.assert_close(terms.nonedge_mean()[k], ne_mean)
 
 
-def test_gradients_match_naive_transcription():
-    logits, labels = _random_problem(seed=5)
-    c = logits.shape[1]
-    size_logits = torch.randn(2, c, 3, dtype=torch.float64)
+def _fast_and_naive_totals(logits, labels, size_logits, probs=None):
+    """``(value, d/dlogits, d/dsize_logits)`` of the sum of all per-size
+    edge and non-edge means, by the core and by the naive transcription.
+
+    With ``probs`` given, they are the input instead of ``logits`` and the
+    second gradient is ``d/dprobs``.
+    """
 
     def total(fn):
-        x = logits.clone().requires_grad_()
+        x = (logits if probs is None else probs).clone().requires_grad_()
         s = size_logits.clone().requires_grad_()
         w_e, w_ne = s.softmax(2)
-        probs = x.softmax(1)
-        value = fn(probs, w_e, w_ne)
+        value = fn(x.softmax(1) if probs is None else x, w_e, w_ne)
         value.backward()
         return value, x.grad, s.grad
 
@@ -123,8 +125,62 @@ def test_gradients_match_naive_transcription():
                                      w_ne)
         return sum(e + ne for e, ne, _, _ in means)
 
-    for got, want in zip(total(fast), total(naive)):
-        torch.testing.assert_close(got, want)
+    return total(fast), total(naive)
+
+
+def test_gradients_match_naive_transcription():
+    logits, labels = _random_problem(seed=5)
+    c = logits.shape[1]
+    size_logits = torch.randn(2, c, 3, dtype=torch.float64)
+    got, want = _fast_and_naive_totals(logits, labels, size_logits)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+
+
+def test_gradients_match_naive_where_probabilities_are_clipped():
+    # Half of the pixels are confident: their winning class has p above
+    # 1 - 1e-4 and every other class p below 1e-4, so both clamps (of p and
+    # of 1 - p) cut the gradient there, while the other half stays inside.
+    logits, labels = _random_problem(seed=11)
+    n, c, h, w = logits.shape
+    gen = torch.Generator().manual_seed(12)
+    confident = torch.rand(n, h, w, generator=gen) < 0.5
+    winner = torch.randint(0, c, (n, h, w), generator=gen)
+    boost = torch.nn.functional.one_hot(winner, c).permute(0, 3, 1, 2)
+    logits = logits + 20 * boost * confident[:, None]
+    probs = logits.softmax(1)
+    assert (probs < 1e-4).any() and (1 - probs < 1e-4).any()
+    assert ((probs > 1e-3) & (probs < 1 - 1e-3)).any()
+    size_logits = torch.randn(2, c, 3, dtype=torch.float64, generator=gen)
+    got, want = _fast_and_naive_totals(logits, labels, size_logits)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+    # Through the softmax, a clipped probability's own gradient is scaled
+    # by p (1 - p) < 1e-4; compare the gradient w.r.t. the probabilities,
+    # the core's input, too.
+    got, want = _fast_and_naive_totals(None, labels, size_logits,
+                                       probs=probs)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+
+
+def test_chunks_and_slabs_give_the_same_terms_and_gradients(monkeypatch):
+    # Large batches are split into chunks of images and their edge pairs
+    # into slabs; force both splits on a small problem: one image a chunk,
+    # and slabs of 97 mask entries that cut through sizes and offsets.
+    from mmseg_aaf.models.losses import affinity_field
+    logits, labels = _random_problem(n=3, seed=19)
+    gen = torch.Generator().manual_seed(20)
+    size_logits = torch.randn(2, logits.shape[1], 3, dtype=torch.float64,
+                              generator=gen)
+    whole, naive = _fast_and_naive_totals(logits, labels, size_logits)
+    monkeypatch.setattr(affinity_field, '_CHUNK_ELEMENTS', 1)
+    monkeypatch.setattr(affinity_field, '_PAIR_SLAB', 97)
+    assert len(list(affinity_field._image_chunks(logits))) == 3
+    split, _ = _fast_and_naive_totals(logits, labels, size_logits)
+    for g, w, v in zip(split, whole, naive):
+        torch.testing.assert_close(g, w)
+        torch.testing.assert_close(g, v)
 
 
 def test_gradcheck_core_logits_and_weights():

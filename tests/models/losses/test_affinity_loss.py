@@ -69,6 +69,21 @@ class TestEdgeCases:
         torch.testing.assert_close(value, reference)
 
 
+@pytest.mark.parametrize('loss_cls', [AffinityLoss, AAFLoss])
+def test_ignore_index_argument_overrides_the_default(loss_cls):
+    # mmseg's decode head passes its own ignore_index to every loss; pixels
+    # of that label must drop out exactly as the default ignore label does.
+    logits, labels = _inputs(seed=5)
+    assert (labels == 3).any()
+    loss = loss_cls(4, downsample=1)
+    relabelled = labels.masked_fill(labels == 3, 255)
+    want = loss(logits, relabelled)
+    assert not torch.allclose(want, loss(logits, labels))
+    torch.testing.assert_close(loss(logits, labels, ignore_index=3), want)
+    torch.testing.assert_close(
+        loss_cls(4, downsample=1, ignore_index=3)(logits, labels), want)
+
+
 def test_fixed_sizes_equal_uniform_aaf_times_sizes():
     # With zero size logits every weight is 1/K, so AAF is 1/K of the
     # fixed-size loss over the same sizes.
@@ -97,8 +112,12 @@ def test_effective_kernel_sizes():
     torch.testing.assert_close(sizes['edge'], torch.full((3, ), 5.))
     with torch.no_grad():
         loss.nonedge_size_logits[1] = torch.tensor([0., 0., 50.])
-    assert loss.effective_kernel_sizes()['nonedge'][1].item() == \
-        pytest.approx(7., abs=1e-6)
+        loss.edge_size_logits[1] = torch.tensor([50., 0., 0.])
+    sizes = loss.effective_kernel_sizes()
+    # Each key follows its own logits: edge row 1 favours 3, non-edge 7.
+    assert sizes['nonedge'][1].item() == pytest.approx(7., abs=1e-6)
+    assert sizes['edge'][1].item() == pytest.approx(3., abs=1e-6)
+    torch.testing.assert_close(sizes['edge'][[0, 2]], torch.full((2, ), 5.))
 
 
 class TestResampling:
@@ -173,6 +192,11 @@ class TestBadInput:
     def test_bad_kernel_sizes(self, sizes):
         with pytest.raises(ValueError, match='kernel'):
             AAFLoss(4, kernel_sizes=sizes)
+
+    @pytest.mark.parametrize('margin', [-1e-3, -0.5, -3.0])
+    def test_negative_margin(self, margin):
+        with pytest.raises(ValueError, match='margin must be >= 0'):
+            AffinityLoss(4, margin=margin)
 
     @pytest.mark.parametrize('downsample', [0, -8, 2.5])
     def test_bad_downsample(self, downsample):
