@@ -93,6 +93,17 @@ def test_gradients_are_restored_after_the_step():
     torch.testing.assert_close(model.aaf.edge_size_logits.grad, grad)
 
 
+def test_guard_is_armed_again_after_the_step():
+    # The wrapper lets the guard through only during its own step; a bare
+    # optimizer.step() afterwards would descend the size logits.
+    model = TinySegmenter()
+    wrapper = _build(model)
+    wrapper.update_params(model.loss(0))
+    model.loss(1).backward()
+    with pytest.raises(RuntimeError, match='AdversarialOptimWrapper'):
+        wrapper.optimizer.step()
+
+
 def test_clip_grad_clips_the_ascent_too():
     model = TinySegmenter()
     wrapper = _build(model, clip_grad=dict(max_norm=1e-3))
@@ -126,6 +137,9 @@ def test_user_paramwise_cfg_is_kept():
     wrapper = _build(
         model,
         paramwise_cfg=dict(custom_keys={'aaf': dict(lr_mult=10.)}))
+    # Every parameter has a group of its own here; the ones the size logits
+    # left are dropped, not kept empty.
+    assert all(group['params'] for group in wrapper.optimizer.param_groups)
     for group in wrapper.optimizer.param_groups:
         marked = [p for p in group['params']
                   if p is model.aaf.edge_size_logits]
