@@ -82,7 +82,9 @@ def median_frequency_weights(label_paths: Sequence[str],
 
     ``f(c)`` is the number of pixels of class ``c`` over the number of
     non-ignored pixels of the maps that contain ``c``; the weight is
-    ``median(f) / f(c)``, so the median class weighs 1 and rarer ones more.
+    proportional to ``median(f) / f(c)``, scaled so that its mean over all
+    non-ignored pixels is 1: a class-weighted cross-entropy averaged over
+    the pixels then keeps the scale of the unweighted one.
 
     Args:
         label_paths: Converted label PNGs (``0..C-1`` and ``ignore_index``).
@@ -110,7 +112,8 @@ def median_frequency_weights(label_paths: Sequence[str],
         raise ValueError(f'classes {missing} never occur; no weight is '
                          'defined for them')
     frequency = pixels / seen
-    return np.median(frequency) / frequency
+    weights = np.median(frequency) / frequency
+    return weights / (weights * pixels).sum() * pixels.sum()
 
 
 @dataclass

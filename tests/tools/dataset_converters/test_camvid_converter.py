@@ -180,7 +180,11 @@ def test_median_frequency_weights(tmp_path):
         paths.append(str(tmp_path / name))
     weights = median_frequency_weights(paths, num_classes=3)
     frequency = np.array([16 / 16, 4 / 15, 11 / 15])
-    np.testing.assert_allclose(weights, np.median(frequency) / frequency)
-    assert weights[2] == pytest.approx(1.0)
+    pixels = np.array([16, 4, 11])
+    expected = np.median(frequency) / frequency
+    expected *= pixels.sum() / (expected * pixels).sum()
+    np.testing.assert_allclose(weights, expected)
+    # Averaged over the pixels, the weights are 1.
+    assert (weights * pixels).sum() / pixels.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r'classes \[3\] never occur'):
         median_frequency_weights(paths, num_classes=4)
