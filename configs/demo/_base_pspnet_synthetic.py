@@ -93,7 +93,14 @@ test_dataloader = dict(
         pipeline=test_pipeline))
 test_evaluator = [
     dict(type='IoUMetric', iou_metrics=['mIoU']),
-    dict(type='BoundaryMetric', tolerance=2),
+    # The rule the README's demo numbers were measured with (before BSDS
+    # one-to-one matching became the default): distance matching of the
+    # one-sided boundaries within 2 px.
+    dict(
+        type='BoundaryMetric',
+        tolerance=2,
+        matching='distance',
+        boundary='inner'),
     dict(type='InstanceIoUMetric', definition='paper'),
 ]
 
