@@ -108,6 +108,25 @@ def thin_pixel_ranking(ann_dir: str) -> List[str]:
     return [name for _, name in sorted(counts)]
 
 
+def spread_frames(names: Sequence[str], count: int,
+                  min_gap: int = 60) -> List[str]:
+    """The first ``count`` of ``names`` (in order), skipping frames of a
+    sequence within ``min_gap`` frame numbers of one already taken, so that
+    the figure does not show one scene four times (CamVid's val frames are
+    consecutive video frames, ``<sequence>_<frame>.png``)."""
+    taken = []
+    for name in names:
+        sequence, _, frame = osp.splitext(name)[0].rpartition('_')
+        close = any(
+            seq == sequence and frame.isdigit() and f.isdigit()
+            and abs(int(frame) - int(f)) < min_gap for seq, f, _ in taken)
+        if not close:
+            taken.append((sequence, frame, name))
+        if len(taken) == count:
+            break
+    return [name for _, _, name in taken]
+
+
 def _quiet_libraries() -> None:
     warnings.filterwarnings('ignore', module=r'(mmseg|mmengine|mmcv)(\.|$)')
     warnings.filterwarnings('ignore', category=UserWarning)
@@ -262,8 +281,9 @@ def run_camvid_comparison(camvid: str,
     for split in ('train', 'val'):
         if not conversion.splits.get(split):
             raise FileNotFoundError(f'{camvid} has no {split} split')
-    shown = thin_pixel_ranking(osp.join(data_root, 'ann_dir',
-                                        'val'))[:NUM_QUALITATIVE]
+    shown = spread_frames(
+        thin_pixel_ranking(osp.join(data_root, 'ann_dir', 'val')),
+        NUM_QUALITATIVE)
 
     planned = plan_runs(seeds, affinity_seeds)
     runs: Dict[str, List[Dict]] = {m.name: [] for m in METHODS}

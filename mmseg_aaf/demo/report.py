@@ -113,10 +113,10 @@ def plot_qualitative(path: str,
     fig.legend(
         handles=_legend_handles(classes, palette),
         loc='lower center',
-        ncol=len(classes),
+        ncol=min(len(classes), 6),
         fontsize=8,
         frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 * -(-len(classes) // 6), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_aaf.demo.camvid_comparison import (METHODS, mean_std, plan_runs,
+from mmseg_aaf.demo.camvid_comparison import (mean_std, plan_runs,
+                                              spread_frames,
                                               summary_markdown,
                                               thin_pixel_ranking)
 from tests.conftest import REPO_ROOT
@@ -69,6 +70,16 @@ def test_qualitative_images_are_those_with_most_thin_pixels(tmp_path):
         label.flat[:poles] = 2  # pole
         Image.fromarray(label).save(tmp_path / name)
     assert thin_pixel_ranking(str(tmp_path)) == ['b.png', 'a.png', 'c.png']
+
+
+def test_figure_frames_are_spread_over_the_video():
+    names = ['0016E5_08093.png', '0016E5_08091.png', '0016E5_07959.png',
+             '0016E5_08155.png', '0001TP_008093.png', '0016E5_07961.png']
+    assert spread_frames(names, 3) == [
+        '0016E5_08093.png', '0016E5_07959.png', '0016E5_08155.png']
+    assert spread_frames(names, 10) == [
+        '0016E5_08093.png', '0016E5_07959.png', '0016E5_08155.png',
+        '0001TP_008093.png']
 
 
 def test_comparison_end_to_end_and_resumes(tmp_path):
