@@ -112,14 +112,24 @@ def cityscapes_iiou_stats(pred: np.ndarray, gt: np.ndarray,
                           ignore_index: int = 255) -> np.ndarray:
     """One image's weighted TP/FN and FP for Cityscapes' class-level iIoU.
 
-    As in cityscapesScripts' evalPixelLevelSemanticLabeling.py, every
-    ground-truth instance of class ``c`` and size ``s`` (its non-ignored
-    pixels) adds its true positives (pixels predicted ``c``) and false
-    negatives, each weighted by ``avg_size[c] / s``. False positives are
-    not weighted: all pixels predicted ``c`` whose ground truth is another,
-    non-ignored class, whether or not they lie on an instance. Pixels of
-    class ``c`` outside every instance (Cityscapes' crowd regions) are
-    neither true positives, false negatives nor false positives.
+    As in cityscapesScripts' evalPixelLevelSemanticLabeling.py (2.3.0;
+    the tests check it against that script), every ground-truth instance
+    of class ``c`` and size ``s`` adds its true positives (pixels predicted
+    ``c``) and false negatives, each weighted by ``avg_size[c] / s``.
+    False positives are not weighted: all pixels predicted ``c`` whose
+    ground truth is another, non-ignored class, whether or not they lie on
+    an instance. Pixels of class ``c`` outside every instance (Cityscapes'
+    group regions, id < 1000 in ``instanceIds``) are neither true
+    positives, false negatives nor false positives; instances of classes
+    without a train id (caravan, trailer) have no class and add nothing.
+
+    cityscapesScripts takes an instance's class from its id (``id //
+    1000``) and its size from all its pixels; here the class is the
+    majority label under it and ignored pixels do not count. On Cityscapes
+    annotations, where every pixel of an instance carries its class, the
+    two are the same; they differ only where an instance has ignored
+    pixels (e.g. the padding of a crop), which this leaves out as
+    everywhere else.
 
     Args:
         class_ids (Sequence[int]): The ``K`` evaluated class ids.
@@ -259,19 +269,29 @@ class InstanceIoUMetric(BaseMetric):
                                               avg_sizes, self.ignore_index)
             self.results.append(stats)
 
-    def compute_metrics(self, results: List[np.ndarray]) -> Dict[str, float]:
-        logger: MMLogger = MMLogger.get_current_instance()
-        classes = list(self.dataset_meta['classes'])
+    def per_class(self,
+                  results: List[np.ndarray]) -> Tuple[List[str], np.ndarray]:
+        """Class names and unrounded per-class values (fractions, NaN where
+        undefined) of the statistics :meth:`process` collected.
+
+        :meth:`compute_metrics` rounds only the mean it returns; this is
+        what it averages, for callers that need full precision (e.g. a
+        comparison with cityscapesScripts).
+        """
         if self.definition == 'paper':
-            names = classes
+            names = list(self.dataset_meta['classes'])
             totals = (np.sum(results, axis=0)
                       if results else np.zeros((2, len(names))))
-            per_class = safe_divide(totals[0], totals[1])
-        else:
-            names = list(self.iiou_classes)
-            totals = (np.sum(results, axis=0)
-                      if results else np.zeros((3, len(names))))
-            per_class = safe_divide(totals[0], totals.sum(axis=0))
+            return names, safe_divide(totals[0], totals[1])
+        names = list(self.iiou_classes)
+        totals = (np.sum(results, axis=0)
+                  if results else np.zeros((3, len(names))))
+        # wTP / (wTP + wFN + FP)
+        return names, safe_divide(totals[0], totals.sum(axis=0))
+
+    def compute_metrics(self, results: List[np.ndarray]) -> Dict[str, float]:
+        logger: MMLogger = MMLogger.get_current_instance()
+        names, per_class = self.per_class(results)
         name = self.metric_name
         per_class_name = 'IoU_instance' if name == 'mIoU_instance' else name
         log_class_table(names, {per_class_name: per_class}, logger)

@@ -1,4 +1,5 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
+import copy
 import json
 
 import numpy as np
@@ -8,8 +9,8 @@ from mmseg.registry import METRICS
 
 import mmseg_aaf  # noqa: F401
 from mmseg_aaf.evaluation.metrics.instance_iou_metric import (
-    CITYSCAPES_AVG_CLASS_SIZE, InstanceIoUMetric, cityscapes_iiou_stats,
-    instance_classes, paper_instance_stats)
+    CITYSCAPES_AVG_CLASS_SIZE, CITYSCAPES_INSTANCE_CLASSES, InstanceIoUMetric,
+    cityscapes_iiou_stats, instance_classes, paper_instance_stats)
 
 CLASSES = ('background', 'person', 'car')
 BG, PERSON, CAR, IGNORE = 0, 1, 2, 255
@@ -126,6 +127,18 @@ def test_cityscapes_definition_one_image():
     assert metrics == dict(iIoU=expected) == dict(iIoU=63.64)
 
 
+def test_cityscapes_ignored_pixels_of_an_instance_do_not_count():
+    # A 6-pixel person whose last 2 pixels are ignored: size 4, 3 TP and
+    # 1 FN weighted 20 / 4; person predicted on the ignored pixels and on
+    # background elsewhere.
+    gt = np.array([[1, 1, 1, 1, 255, 255, 0]])
+    inst = np.array([[1, 1, 1, 1, 1, 1, 0]])
+    pred = np.array([[1, 1, 1, 0, 1, 0, 1]])
+    stats = cityscapes_iiou_stats(pred, gt, inst, num_classes=3,
+                                  class_ids=[PERSON], avg_sizes=[20.0])
+    np.testing.assert_allclose(stats, [[15], [5], [1]])
+
+
 def test_cityscapes_definition_two_images():
     # The second person (4 px, all TP) weighs 20/4 = 5: wTP += 20, so
     # person = 50 / (50 + 10 + 6).
@@ -185,3 +198,267 @@ def test_registered():
     metric = METRICS.build(dict(type='InstanceIoUMetric',
                                 definition='cityscapes'))
     assert metric.metric_name == 'iIoU'
+
+
+# --- cityscapesScripts as the oracle of definition='cityscapes' -----------
+#
+# Scenes are drawn the way cityscapesScripts' json2labelImg and
+# json2instanceImg draw the annotation polygons: in order, each over the
+# previous ones, writing the label id into ``*_gtFine_labelIds.png`` and
+# ``label id * 1000 + k`` (k from 0 per class and image) into
+# ``*_gtFine_instanceIds.png`` for objects of classes with instances, the
+# bare label id for stuff and for group (crowd) regions.
+
+STUFF_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23)
+# Labels without a train id (ignoreInEval): unlabeled, ego vehicle,
+# rectification border, out of roi, static, dynamic, ground, parking, rail
+# track, guard rail, bridge, tunnel, polegroup.
+VOID_IDS = (0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18)
+PERSON_ID, RIDER_ID, CAR_ID, TRUCK_ID, BUS_ID = 24, 25, 26, 27, 28
+CARAVAN_ID, TRAILER_ID, TRAIN_ID, MOTORCYCLE_ID, BICYCLE_ID = (29, 30, 31,
+                                                               32, 33)
+
+
+@pytest.fixture(scope='module')
+def cityscapes():
+    """cityscapesScripts' pixel-level evaluation and label table."""
+    try:
+        from cityscapesscripts.evaluation import \
+            evalPixelLevelSemanticLabeling as evaluation
+        from cityscapesscripts.helpers import labels
+    except ImportError as error:  # pragma: no cover
+        raise ImportError('the iIoU oracle needs cityscapesscripts: pip '
+                          'install -r requirements/tests.txt') from error
+    return evaluation, labels
+
+
+def draw_scene(rng, height, width, objects):
+    """Label ids and instance ids of one image.
+
+    Args:
+        objects: ``(label id, group, (y0, y1, x0, x1))`` drawn in order;
+            ``group`` marks a crowd region (no instance id). Repeating
+            ``(label id, 'same')`` continues the previous instance of that
+            class, e.g. an object split in two by an occluder.
+    """
+    label = rng.choice(STUFF_IDS, size=(height // 8, width // 8))
+    label = np.kron(label, np.ones((8, 8), dtype=np.int64))
+    voids = rng.choice(VOID_IDS, size=(height // 8, width // 8))
+    void_blocks = rng.random((height // 8, width // 8)) < 0.3
+    label = np.where(np.kron(void_blocks, np.ones((8, 8), bool)),
+                     np.kron(voids, np.ones((8, 8), dtype=np.int64)), label)
+    label[-4:, :] = 1  # ego vehicle along the bottom
+    label[:, :2] = 2  # rectification border
+    instance = label.copy()
+    next_k = {}
+    for label_id, group, (y0, y1, x0, x1) in objects:
+        label[y0:y1, x0:x1] = label_id
+        if group is True:
+            instance[y0:y1, x0:x1] = label_id
+            continue
+        if group != 'same':
+            next_k[label_id] = next_k.get(label_id, -1) + 1
+        instance[y0:y1, x0:x1] = label_id * 1000 + next_k[label_id]
+    return label, instance
+
+
+def cityscapes_scenes():
+    """Three 48 x 64 scenes covering what cityscapesScripts treats apart.
+
+    * person, rider, car, motorcycle, bicycle: instances of several sizes,
+      some occluded (drawn over), one split in two, the first of each class
+      and image numbered ``* 1000 + 0``;
+    * person and bicycle groups, and bus only as a group: crowd regions,
+      neither true positives nor false negatives (bus is undefined);
+    * caravan and trailer: instances of classes that are ignoreInEval;
+    * truck: no instance and never predicted (undefined); train: no
+      instance but predicted on road (iIoU 0);
+    * void labels (ignored) everywhere, predicted as anything.
+    """
+    rng = np.random.default_rng(11)
+    scenes = [
+        [(CAR_ID, False, (10, 30, 4, 30)),
+         (PERSON_ID, False, (6, 40, 20, 28)),  # in front of the car
+         (PERSON_ID, False, (20, 24, 40, 42)),  # 8 px
+         (PERSON_ID, True, (30, 40, 44, 60)),  # person group
+         (RIDER_ID, False, (8, 26, 50, 56)),
+         (BICYCLE_ID, False, (26, 36, 48, 60)),
+         (CARAVAN_ID, False, (0, 8, 40, 64)),
+         (BUS_ID, True, (36, 44, 2, 12))],
+        [(TRAILER_ID, False, (4, 20, 2, 30)),
+         (CAR_ID, False, (8, 28, 30, 62)),
+         (CAR_ID, False, (16, 40, 4, 22)),
+         (MOTORCYCLE_ID, False, (20, 34, 10, 16)),  # on the second car
+         (RIDER_ID, False, (12, 24, 10, 16)),
+         (PERSON_ID, False, (30, 44, 36, 40)),
+         (PERSON_ID, 'same', (30, 44, 46, 49)),  # one person, two parts
+         (BICYCLE_ID, True, (36, 44, 50, 62))],
+        [(PERSON_ID, False, (2, 12, 2, 5)),
+         (CAR_ID, False, (20, 44, 20, 60)),
+         (CAR_ID, True, (4, 14, 40, 60)),  # car group
+         (CAR_ID, False, (10, 16, 10, 22)),
+         (MOTORCYCLE_ID, False, (30, 40, 4, 14))],
+    ]
+    return [draw_scene(rng, 48, 64, objects) for objects in scenes]
+
+
+def random_scene_objects(rng, count):
+    """``count`` random objects of classes with instances (caravan and
+    trailer included), a quarter of them group regions."""
+    objects = []
+    for _ in range(count):
+        y0, x0 = rng.integers(0, 40), rng.integers(0, 56)
+        box = (y0, y0 + rng.integers(2, 24), x0, x0 + rng.integers(2, 24))
+        objects.append((int(rng.integers(PERSON_ID, BICYCLE_ID + 1)),
+                        bool(rng.random() < 0.25), box))
+    return objects
+
+
+def noisy_prediction(rng, train_ids):
+    """The ground truth (train ids) with blocks and pixels of wrong
+    classes, and any class on the ignored pixels."""
+    height, width = train_ids.shape
+    pred = np.where(train_ids == 255, rng.integers(0, 19, train_ids.shape),
+                    train_ids)
+    for _ in range(6):
+        y, x = rng.integers(0, height - 8), rng.integers(0, width - 8)
+        pred[y:y + rng.integers(3, 9), x:x + rng.integers(3, 9)] = (
+            rng.integers(0, 19))
+    noise = rng.random(pred.shape) < 0.08
+    pred[noise] = rng.integers(0, 19, noise.sum())
+    return pred
+
+
+def evaluate_both(directory, cityscapes, scenes, predict):
+    """Evaluate ``scenes`` with cityscapesScripts and with our metric.
+
+    cityscapesScripts reads ``*_gtFine_labelIds.png``, the
+    ``*_gtFine_instanceIds.png`` beside them and label-id predictions;
+    our metric reads the ``*_gtFine_labelTrainIds.png`` and instance PNGs
+    through LoadAnnotations, LoadInstanceAnnotations and
+    PackSegInputsWithInstances, and takes train-id predictions, as in a
+    test run.
+
+    Args:
+        scenes: ``(label ids, instance ids)`` of each image.
+        predict: ``predict(label ids, instance ids, train ids)`` gives the
+            train-id prediction of an image.
+
+    Returns:
+        tuple: The iIoU class names, our per-class values, theirs
+        (``classInstScores``), their mean (``averageScoreInstClasses``)
+        and the dict our evaluator returned.
+    """
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import PixelData
+    from mmseg.datasets import CityscapesDataset
+    from mmseg.registry import TRANSFORMS
+    from PIL import Image
+
+    evaluation, labels = cityscapes
+    to_train = np.full(256, 255, dtype=np.uint8)
+    for label in labels.labels:
+        if 0 <= label.id and 0 <= label.trainId < 255:
+            to_train[label.id] = label.trainId
+    to_label_id = np.array([labels.trainId2label[t].id for t in range(19)])
+    pipeline = [
+        TRANSFORMS.build(dict(type='LoadAnnotations')),
+        TRANSFORMS.build(dict(type='LoadInstanceAnnotations',
+                              format='cityscapes')),
+        TRANSFORMS.build(dict(type='PackSegInputsWithInstances')),
+    ]
+    metric = InstanceIoUMetric(definition='cityscapes')
+    evaluator = Evaluator([metric])
+    evaluator.dataset_meta = CityscapesDataset.METAINFO
+    gt_files, pred_files = [], []
+    (directory / 'gtFine').mkdir()
+    (directory / 'pred').mkdir()
+    for index, (label_ids, instance_ids) in enumerate(scenes):
+        name = f'city_{index:06d}_000019'
+        stem = directory / 'gtFine' / f'{name}_gtFine'
+        train_ids = to_train[label_ids]
+        pred = predict(label_ids, instance_ids, train_ids)
+        Image.fromarray(label_ids.astype(np.uint8)).save(
+            f'{stem}_labelIds.png')
+        Image.fromarray(train_ids).save(f'{stem}_labelTrainIds.png')
+        # 16-bit grey PNGs, like the instanceIds files of gtFine.
+        Image.fromarray(instance_ids.astype(np.uint16)).save(
+            f'{stem}_instanceIds.png')
+        pred_file = directory / 'pred' / f'{name}_pred.png'
+        Image.fromarray(to_label_id[pred].astype(np.uint8)).save(pred_file)
+        gt_files.append(f'{stem}_labelIds.png')
+        pred_files.append(str(pred_file))
+
+        results = dict(seg_map_path=f'{stem}_labelTrainIds.png',
+                       reduce_zero_label=False, seg_fields=[])
+        for transform in pipeline:
+            results = transform(results)
+        data_sample = results['data_samples']
+        data_sample.pred_sem_seg = PixelData(
+            data=torch.from_numpy(pred)[None])
+        evaluator.process([data_sample])
+
+    # A copy of the module's settings: quiet, no JSON file, no colours.
+    args = copy.copy(evaluation.args)
+    args.quiet, args.JSONOutput, args.colorized = True, False, False
+    args.evalInstLevelScore, args.evalPixelAccuracy = True, False
+    oracle = evaluation.evaluateImgLists(pred_files, gt_files, args)
+
+    names, ours = metric.per_class(metric.results)
+    theirs = np.array([oracle['classInstScores'][n] for n in names])
+    return (names, ours, theirs, oracle['averageScoreInstClasses'],
+            evaluator.evaluate(len(gt_files)))
+
+
+def test_cityscapes_definition_matches_cityscapesscripts(
+        tmp_path, cityscapes):
+    """Per-class and mean iIoU equal cityscapesScripts' evaluateImgLists
+    to 1e-6 on scenes made to hold each case it treats apart."""
+    rng = np.random.default_rng(3)
+
+    def predict(label_ids, instance_ids, train_ids):
+        pred = noisy_prediction(rng, train_ids)
+        pred[pred == 14] = 0  # truck: never predicted
+        bus_group = instance_ids == BUS_ID
+        pred[(pred == 15) & ~bus_group] = 0  # bus: only on its group
+        pred[bus_group] = 15
+        pred[(label_ids == 7) & (rng.random(pred.shape) < 0.2)] = 16  # train
+        return pred
+
+    names, ours, theirs, mean, reported = evaluate_both(
+        tmp_path, cityscapes, cityscapes_scenes(), predict)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+    # The special cases are really there: truck undefined (no instance, no
+    # prediction), bus undefined (only a group, predicted only there),
+    # train 0 (only false positives).
+    assert np.isnan(theirs[names.index('truck')])
+    assert np.isnan(theirs[names.index('bus')])
+    assert theirs[names.index('train')] == 0
+    assert np.isfinite(theirs).sum() == 6
+    assert np.nanmean(ours) == pytest.approx(mean, abs=1e-6)
+    assert reported == dict(iIoU=round(mean * 100, 2))
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_cityscapes_definition_matches_cityscapesscripts_on_random_scenes(
+        tmp_path, cityscapes, seed):
+    rng = np.random.default_rng(seed)
+    scenes = [
+        draw_scene(rng, 48, 64, random_scene_objects(rng, count))
+        for count in (4, 7, 10)
+    ]
+    names, ours, theirs, mean, reported = evaluate_both(
+        tmp_path, cityscapes, scenes,
+        lambda label_ids, instance_ids, train_ids: noisy_prediction(
+            rng, train_ids))
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+    assert np.nanmean(ours) == pytest.approx(mean, abs=1e-6)
+    assert reported == dict(iIoU=round(mean * 100, 2))
+
+
+def test_cityscapes_constants_are_cityscapesscripts(cityscapes):
+    evaluation, labels = cityscapes
+    assert CITYSCAPES_AVG_CLASS_SIZE == evaluation.args.avgClassSize
+    assert CITYSCAPES_INSTANCE_CLASSES == tuple(
+        label.name for label in labels.labels
+        if label.hasInstances and not label.ignoreInEval)
