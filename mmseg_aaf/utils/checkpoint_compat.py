@@ -11,11 +11,27 @@ What an mmengine checkpoint carries besides tensors and builtin containers:
 
 * ``message_hub.log_scalars``: :class:`HistoryBuffer` objects holding numpy
   arrays and numpy scalars;
-* the class-level statistics table of :class:`HistoryBuffer`, pickled as
-  ``getattr(HistoryBuffer, 'min')`` and so on. ``builtins.getattr`` itself
-  would open every attribute of every allowed object, so the checkpoint's
-  ``getattr`` is bound to :func:`_history_buffer_statistic`, which resolves
-  only those names on that class.
+* the class-level statistics table of :class:`HistoryBuffer`, which every
+  buffer pickles with itself (``__getstate__``). Pickle protocol 2 writes
+  a method by its dotted name as ``getattr(HistoryBuffer, 'min')``, so
+  only methods of :class:`HistoryBuffer` itself come this way: the four
+  built-in statistics (a custom statistic is a module-level function,
+  written as a global of its module, and refused). ``builtins.getattr``
+  itself would open every attribute of every allowed object, so the
+  checkpoint's ``getattr`` is bound to :func:`_history_buffer_statistic`,
+  which resolves only those four names on that class;
+* numpy arrays and scalars (in ``meta`` and the message hub's
+  ``runtime_info`` too, e.g. a best score), of the dtypes in
+  :data:`NUMPY_DTYPES`. Their raw data is a ``bytes`` object, which
+  ``torch.save``'s pickle protocol 2 writes as ``_codecs.encode(text,
+  'latin1')`` (allowed by torch) unless it is empty: ``b''``, the data of
+  an empty array such as a fresh :class:`HistoryBuffer`'s history, is
+  written as the call ``builtins.bytes()``. ``builtins.bytes`` itself would
+  accept any argument (``bytes(n)`` allocates ``n`` bytes, ``bytes(obj)``
+  calls ``obj.__bytes__`` or iterates ``obj``), so the checkpoint's
+  ``bytes`` is bound to :func:`_empty_bytes`, which takes no argument.
+
+Object, datetime and structured arrays stay refused: mmengine writes none.
 """
 import pickle
 
@@ -24,18 +40,39 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
 
-# HistoryBuffer fills its table lazily, so name the built-in statistics too.
+# The statistics HistoryBuffer registers itself. Named here, not read from
+# HistoryBuffer._statistics_methods: that table is filled lazily (empty in
+# a process that has made no buffer yet) and open to any registered name.
 _BUILTIN_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def _history_buffer_statistic(owner, name):
     """The only ``getattr`` an mmengine checkpoint needs."""
-    if owner is HistoryBuffer and (name in _BUILTIN_STATISTICS or
-                                   name in HistoryBuffer._statistics_methods):
+    if owner is HistoryBuffer and name in _BUILTIN_STATISTICS:
         return getattr(owner, name)
     raise pickle.UnpicklingError(
         f'weights-only load refused getattr({owner!r}, {name!r}): only '
         'HistoryBuffer statistics are allowed')
+
+
+def _empty_bytes(*args):
+    """The only ``bytes`` call pickle protocol 2 writes: ``bytes()``, for
+    ``b''``; non-empty bytes come as ``_codecs.encode``."""
+    if args:
+        raise pickle.UnpicklingError(
+            f'weights-only load refused bytes{args!r}: only bytes() (an '
+            'empty bytes object) is allowed')
+    return b''
+
+
+#: The dtypes whose numpy arrays and scalars load: every numeric one, bool,
+#: and fixed-width strings. A dtype is unpickled as ``np.dtype(...)``
+#: whose state is then set, which torch allows only on allow-listed types:
+#: the dtype's own class (``numpy.dtypes.Float64DType``, ...).
+NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+                'uint32', 'uint64', 'float16', 'float32', 'float64',
+                'longdouble', 'complex64', 'complex128', 'clongdouble', 'U',
+                'S')
 
 
 def _numpy_globals():
@@ -48,14 +85,12 @@ def _numpy_globals():
         np.dtype,
         (multiarray._reconstruct, f'{core}.multiarray._reconstruct'),
         (multiarray.scalar, f'{core}.multiarray.scalar'),
-    ] + [type(np.dtype(name)) for name in (
-        'float64', 'float32', 'float16', 'int64', 'int32', 'int16', 'int8',
-        'uint8', 'bool')]
+    ] + [type(np.dtype(name)) for name in NUMPY_DTYPES]
 
 
 MMENGINE_CHECKPOINT_GLOBALS = (
-    [HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr')] +
-    _numpy_globals())
+    [HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr'),
+     (_empty_bytes, 'builtins.bytes')] + _numpy_globals())
 
 
 def allow_mmengine_checkpoints() -> None:
