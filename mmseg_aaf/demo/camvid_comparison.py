@@ -14,7 +14,6 @@ import os
 import os.path as osp
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -29,8 +28,8 @@ from ..evaluation.per_class_results import ResultFile, load_result_file
 from ..evaluation.tables import Table, per_class_table, to_csv, to_markdown
 from ..visualization import kernel_sizes_from_state_dict, plot_kernel_sizes
 from . import report
-from .runner import (REPO_ROOT, PredictionCollector, ProgressHook,
-                     _format_seconds)
+from .runner import (REPO_ROOT, Method, PredictionCollector, ProgressHook,
+                     _format_seconds, set_schedule)
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'camvid')
 #: The CPU configs read CamVid converted at this scale (240x180).
@@ -42,13 +41,6 @@ NUM_QUALITATIVE = 4
 AAF_KERNEL_SIZES = (3, 5, 7)
 #: Summary columns: (title, key of runner.test()'s metrics).
 COLUMNS = (('mIoU', 'mIoU'), ('bF', 'bFscore'), ('bRecall', 'bRecall'))
-
-
-@dataclass(frozen=True)
-class Method:
-    key: str
-    name: str
-    config: str
 
 
 #: The compared methods, baseline first.
@@ -83,7 +75,6 @@ def build_config(method: Method, data_root: str, work_dir: str, seed: int,
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed, deterministic=False)
     if iters is not None:
-        from .runner import set_schedule
         set_schedule(cfg, iters)
     max_iters = cfg.train_cfg.max_iters
     cfg.train_cfg.val_interval = max_iters + 1
