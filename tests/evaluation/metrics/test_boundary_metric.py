@@ -556,6 +556,13 @@ def test_spurious_boundaries_near_a_true_edge_count_once():
         np.testing.assert_allclose(scores['bRecall'], [1.0, 1.0])
         np.testing.assert_allclose(scores['bPrecision'],
                                    bsds[TOTAL_GT] / bsds[TOTAL_PRED])
+        # The metric passes its options on.
+        for matching, counts in (('distance', near), ('bsds', bsds)):
+            metric = BoundaryMetric(
+                tolerance=5, matching=matching, boundary=boundary)
+            metric.dataset_meta = dict(classes=CLASSES)
+            metric.process({}, [sample(pred, gt)])
+            np.testing.assert_array_equal(metric.results[0], counts)
 
 
 def test_bsds_metric_end_to_end_per_class_output(tmp_path):
@@ -574,3 +581,41 @@ def test_bsds_metric_end_to_end_per_class_output(tmp_path):
         assert saved['metrics'][name]['per_class'] == pytest.approx(
             [expected, expected])
         assert metrics[name] == pytest.approx(expected, abs=0.005)
+
+
+def test_class_only_in_prediction_counts_as_false_boundaries():
+    # A predicted blob of a class the ground truth lacks: all its boundary
+    # pixels are false, so its precision (and F) is 0 and enters the means.
+    classes = ('background', 'square', 'blob')
+    pred = square_map()
+    pred[1:4, 1:4] = 2
+    counts = boundary_counts(pred, square_map(), 3)
+    assert counts[TOTAL_PRED, 2] > 0
+    assert counts[MATCHED_PRED, 2] == counts[TOTAL_GT, 2] == 0
+    scores = boundary_scores(counts)
+    assert scores['bPrecision'][2] == scores['bFscore'][2] == 0
+    assert np.isnan(scores['bRecall'][2])
+    metrics = evaluate(BoundaryMetric(), [(pred, square_map())], classes)
+    per_class = boundary_scores(counts)
+    for name, value in metrics.items():
+        assert value == pytest.approx(
+            100 * np.nanmean(per_class[name]), abs=0.005)
+    assert metrics['bPrecision'] < 100 * np.nanmean(
+        per_class['bPrecision'][:2]) - 1
+
+
+@pytest.mark.parametrize('matching', ['bsds', 'distance'])
+def test_inner_boundary_connectivity_reaches_the_counts(matching):
+    # 8-connectivity adds the square's 4 diagonal background corners.
+    gt = square_map()
+    for connectivity, background in ((4, 24), (8, 28)):
+        kwargs = dict(matching=matching, boundary='inner',
+                      connectivity=connectivity)
+        counts = boundary_counts(gt, gt, 2, 0, **kwargs)
+        np.testing.assert_array_equal(counts[TOTAL_GT], [background, 20])
+        np.testing.assert_array_equal(counts[MATCHED_PRED],
+                                      [background, 20])
+        metric = BoundaryMetric(tolerance=0, **kwargs)
+        metric.dataset_meta = dict(classes=CLASSES)
+        metric.process({}, [sample(gt, gt)])
+        np.testing.assert_array_equal(metric.results[0], counts)
