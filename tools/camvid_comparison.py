@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_aaf  # noqa: E402,F401  (registers the plugin's modules)
-from mmseg_aaf.demo.camvid_comparison import \
+from mmseg_aaf.comparison.camvid_comparison import \
     run_camvid_comparison  # noqa: E402
 
 

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_aaf  # noqa: E402,F401  (registers the plugin's modules)
-from mmseg_aaf.demo.pipeline import run_demo  # noqa: E402
+from mmseg_aaf.comparison.pipeline import run_demo  # noqa: E402
 
 
 def parse_args(argv=None):

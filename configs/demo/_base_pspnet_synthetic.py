@@ -1,10 +1,10 @@
 # The demo's shared setting: a small PSPNet trained from scratch on the
-# synthetic thin-structure dataset of mmseg_aaf/demo/synthetic.py, on CPU.
+# synthetic thin-structure dataset of mmseg_aaf/comparison/synthetic.py, on CPU.
 # tools/demo.py loads the method configs below and sets data_root,
 # work_dir, the number of iterations and the seed; the values here are the
 # full demo's (the --quick mode shortens the schedule).
 custom_imports = dict(
-    imports=['mmseg_aaf', 'mmseg_aaf.demo'], allow_failed_imports=False)
+    imports=['mmseg_aaf', 'mmseg_aaf.comparison'], allow_failed_imports=False)
 num_classes = 6
 crop_size = (96, 96)
 max_iters = 800

@@ -8,12 +8,12 @@ from mmengine.config import Config
 from mmseg.registry import TRANSFORMS
 
 import mmseg_aaf  # noqa: F401
-import mmseg_aaf.demo  # noqa: F401  (registers LoadDemoInstanceMap)
-from mmseg_aaf.demo.report import benchmark_table, plot_qualitative
-from mmseg_aaf.demo.runner import (CONFIG_DIR, METHODS, PRESETS,
-                                   build_config, set_schedule)
-from mmseg_aaf.demo.synthetic import CLASSES, PALETTE, write_dataset
-from mmseg_aaf.demo.transforms import demo_instance_path
+import mmseg_aaf.comparison  # noqa: F401  (registers LoadDemoInstanceMap)
+from mmseg_aaf.comparison.report import benchmark_table, plot_qualitative
+from mmseg_aaf.comparison.runner import (CONFIG_DIR, METHODS, PRESETS,
+                                         build_config, set_schedule)
+from mmseg_aaf.comparison.synthetic import CLASSES, PALETTE, write_dataset
+from mmseg_aaf.comparison.transforms import demo_instance_path
 from mmseg_aaf.evaluation.tables import to_csv, to_markdown
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'

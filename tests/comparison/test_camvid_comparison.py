@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_aaf.demo.camvid_comparison import (mean_std, plan_runs,
-                                              spread_frames,
-                                              summary_markdown,
-                                              thin_pixel_ranking)
+from mmseg_aaf.comparison.camvid_comparison import (mean_std, plan_runs,
+                                                    spread_frames,
+                                                    summary_markdown,
+                                                    thin_pixel_ranking)
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_camvid_segnet
 

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from mmseg_aaf.demo.synthetic import (CLASSES, MARKER, THIN_CLASSES,
-                                      generate_sample, write_dataset)
+from mmseg_aaf.comparison.synthetic import (CLASSES, MARKER, THIN_CLASSES,
+                                            generate_sample, write_dataset)
 
 SUBDIRS = ('img_dir', 'ann_dir', 'inst_dir')
 
