@@ -16,15 +16,17 @@ A guard on every ``torch.optim.Optimizer.step`` refuses to step marked
 parameters that no ascending wrapper has flipped: descending them silently
 would collapse AAF onto its cheapest kernel size.
 """
+import logging
 from typing import List
 
 import torch
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from ..models.losses.affinity_loss import is_marked_for_ascent
+from ..models.losses.affinity_loss import AffinityLoss, is_marked_for_ascent
 
 _ASCENDING_ATTR = '_mmseg_aaf_ascending'
 
@@ -62,22 +64,81 @@ def isolate_ascent_params(optimizer: torch.optim.Optimizer
 
 
 class _GradientAscentMixin:
-    """Negate the marked gradients around the parent's ``step``."""
+    """Negate the marked gradients around the parent's ``step``.
+
+    Also refuses to train an AAF that is not active: at the first step it
+    looks at the model (handed over by ``optim_context``) and warns when no
+    affinity loss is in it, and every step it raises when a size logit got
+    no gradient, i.e. its loss was built but never called.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.ascent_params = isolate_ascent_params(self.optimizer)
+        self._ascent_places = None
         if self.ascent_params:
             numel = sum(p.numel() for p in self.ascent_params)
             print_log(
                 f'{type(self).__name__}: {len(self.ascent_params)} size-logit '
                 f'tensors ({numel} values) ascend the loss, without weight '
                 'decay', logger='current')
-        else:
+
+    def optim_context(self, model):
+        if self._ascent_places is None:
+            self._inspect_model(model)
+        return super().optim_context(model)
+
+    def _inspect_model(self, model) -> None:
+        """Name the ascent parameters; warn if the model has no AAF."""
+        if is_model_wrapper(model):
+            model = model.module
+        names = {id(p): n for n, p in model.named_parameters()}
+        self._ascent_places = {
+            id(p): names.get(id(p), f'<a size-logit tensor of shape '
+                             f'{tuple(p.shape)}>')
+            for p in self.ascent_params
+        }
+        self._head_types = {
+            name: type(module).__name__
+            for name, module in model.named_modules()
+        }
+        affinity = [
+            m for m in model.modules() if isinstance(m, AffinityLoss)
+        ]
+        if not affinity:
             print_log(
-                f'{type(self).__name__}: the model has no parameter marked '
-                'for ascent (no AAFLoss); it behaves like its parent',
-                logger='current')
+                f'{type(self).__name__}: the model has no AAFLoss or '
+                'AffinityLoss, so AAF is NOT active: this run trains '
+                'without it. Put the loss in a decode head\'s loss_decode '
+                '(tools/aaf_config.py writes a config that does).',
+                logger='current', level=logging.WARNING)
+        elif not self.ascent_params:
+            print_log(
+                f'{type(self).__name__}: the model has affinity losses with '
+                'fixed kernel sizes only (no AAFLoss); the wrapper behaves '
+                'like its parent', logger='current')
+
+    def _check_ascent_grads(self) -> None:
+        """Raise when an AAFLoss was built but never called."""
+        for param in self.ascent_params:
+            if param.requires_grad and param.grad is None:
+                raise RuntimeError(self._uncalled_message(param))
+
+    def _uncalled_message(self, param) -> str:
+        name = (self._ascent_places or {}).get(
+            id(param), f'<size logits of shape {tuple(param.shape)}>')
+        place = name.rsplit('.', 1)[0]
+        head = place.split('.loss_decode')[0]
+        head_type = getattr(self, '_head_types', {}).get(head, 'its head')
+        return (
+            f'The AAFLoss at {place} got no gradient in this step: it was '
+            f'built but never called. {head_type} does not apply that entry '
+            'of its loss_decode to dense logits (DDRHead and PIDHead call '
+            'their losses by position; heads with their own loss(), such as '
+            'PointHead or Mask2FormerHead, ignore appended losses), so AAF '
+            'would not train. Write the config with tools/aaf_config.py, '
+            'which puts the loss where it is called or refuses the head, or '
+            'remove the loss.')
 
     def _flip_ascent_grads(self, ascending: bool) -> None:
         for param in self.ascent_params:
@@ -86,6 +147,7 @@ class _GradientAscentMixin:
                 param.grad.neg_()
 
     def step(self, **kwargs) -> None:
+        self._check_ascent_grads()
         self._flip_ascent_grads(True)
         try:
             super().step(**kwargs)

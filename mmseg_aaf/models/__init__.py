@@ -1,2 +1,3 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
+from .decode_heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

@@ -1,4 +1,6 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
+import logging
+
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -32,8 +34,12 @@ class AffinityLossDecayHook(Hook):
         if not self._affinity_losses(runner):
             print_log(
                 'AffinityLossDecayHook: the model has no AffinityLoss or '
-                'AAFLoss; the hook does nothing', logger='current',
-                level=30)
+                'AAFLoss, so AAF is NOT active: this run trains without it '
+                'and the hook does nothing. Put the loss in a decode '
+                "head's loss_decode (tools/aaf_config.py writes a config "
+                'that does).',
+                logger='current',
+                level=logging.WARNING)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         factor = self.base**(-runner.iter / max(runner.max_iters, 1))

@@ -218,10 +218,18 @@ class AffinityLoss(nn.Module):
     def _check_inputs(self, cls_score: Tensor, label: Tensor,
                       ignore_index: int) -> None:
         name = type(self).__name__
-        if cls_score.dim() != 4 or not cls_score.is_floating_point():
+        if cls_score.dim() != 4:
+            raise ValueError(
+                f'{name} is a pairwise loss: it needs dense class logits '
+                f'(N, C, H, W) to pair each pixel with its neighbours, got '
+                f'cls_score of shape {tuple(cls_score.shape)}. Heads that '
+                'train on point-sampled logits (N, C, P), like PointHead, '
+                'cannot carry it; put it on a head with dense logits (in '
+                "PointRend, the FPNHead at decode_head.0).")
+        if not cls_score.is_floating_point():
             raise ValueError(
                 f'{name} expects cls_score as float logits (N, C, H, W), '
-                f'got {cls_score.dtype} of shape {tuple(cls_score.shape)}')
+                f'got {cls_score.dtype}')
         if label.is_floating_point() or label.is_complex() or (
                 label.dtype == torch.bool):
             raise TypeError(
