@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
-from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 
 from .camvid import CAMVID_CLASSES, CAMVID_VOID_ID
-from .conversion_io import is_finished, write_png_atomically
+from .conversion_io import (ensure_writable_dir, is_finished,
+                            remove_stale_tmp, run_tasks, write_png_atomically)
 
 SPLITS = ('train', 'val', 'test')
 IGNORE_INDEX = 255
@@ -185,6 +185,7 @@ class ConversionReport:
     skipped: List[str] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
     unpaired: List[str] = field(default_factory=list)
+    removed_tmp: List[str] = field(default_factory=list)
 
     def failed(self) -> bool:
         return bool(self.errors or self.unpaired)
@@ -199,6 +200,8 @@ class ConversionReport:
             f'{len(self.skipped)} already converted'
         ]
         for title, items in (
+            (f'removed {len(self.removed_tmp)} temporary file(s) left by an '
+             'interrupted run', self.removed_tmp),
             (f'{len(self.unpaired)} file(s) without a partner',
              self.unpaired),
             (f'{len(self.errors)} error(s)', self.errors),
@@ -232,10 +235,11 @@ def convert_camvid(src: str,
     """Convert every split of ``src`` that exists into ``dst``.
 
     Resumable: a pair whose two outputs are already readable PNGs of the
-    scaled size is kept. Nothing is skipped silently: files without their
-    partner (including non-PNG files), unreadable files, size mismatches
-    and ids other than 0..11 are all listed in the returned report, and the
-    pair is not written.
+    scaled size is kept, and temporary files of a killed run are removed.
+    Nothing is skipped silently: files without their partner (including
+    non-PNG files), unreadable files, size mismatches and ids other than
+    0..11 are all listed in the returned report, and the pair is not
+    written.
 
     Args:
         src (str): SegNet-layout root.
@@ -247,6 +251,8 @@ def convert_camvid(src: str,
     Raises:
         ValueError: ``scale`` out of range or ``nproc < 1``.
         FileNotFoundError: ``src`` has none of the splits.
+        ConversionError: An output directory cannot be created or written
+            (before any file is converted).
     """
     if not 0 < scale <= 1:
         raise ValueError(f'scale must be in (0, 1], got {scale}')
@@ -278,7 +284,9 @@ def convert_camvid(src: str,
         ]
         report.splits[split] = len(paired)
         for directory in ('img_dir', 'ann_dir'):
-            os.makedirs(osp.join(dst, directory, split), exist_ok=True)
+            out_dir = osp.join(dst, directory, split)
+            ensure_writable_dir(out_dir)
+            report.removed_tmp += remove_stale_tmp(out_dir)
         tasks += [
             _Task(split, name, osp.join(image_dir, name),
                   osp.join(label_dir, name),
@@ -286,13 +294,7 @@ def convert_camvid(src: str,
                   osp.join(dst, 'ann_dir', split, name), scale)
             for name in paired
         ]
-    if not tasks:
-        results = []
-    elif nproc > 1:
-        results = track_parallel_progress(convert_pair, tasks, nproc)
-    else:
-        results = track_progress(convert_pair, tasks)
-    for key, status, error in results:
+    for key, status, error in run_tasks(convert_pair, tasks, nproc):
         if status == 'error':
             report.errors.append(error)
         else:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 
-from .conversion_io import (is_finished, write_png_atomically,
-                            write_text_atomically)
+from .conversion_io import (ConversionError, ensure_writable_dir, image_size,
+                            is_finished, remove_stale_tmp, run_tasks,
+                            write_png_atomically, write_text_atomically)
 
 #: Cityscapes label id -> train id for the 19 evaluated classes.
 CITYSCAPES_ID_TO_TRAIN_ID: Dict[int, int] = {
@@ -78,11 +78,6 @@ class _Task:
     image: Optional[str]
 
 
-def _image_size(path: str) -> Tuple[int, int]:
-    with Image.open(path) as image:
-        return image.size
-
-
 def convert_one(task: _Task) -> Tuple[str, str, Optional[str]]:
     """Convert one label; return ``(id, status, error)``.
 
@@ -94,15 +89,17 @@ def convert_one(task: _Task) -> Tuple[str, str, Optional[str]]:
         with Image.open(task.label) as label:
             size = label.size
         if task.image is not None:
+            # Decoded in full: a PNG cut short keeps a valid header, and
+            # would only fail in the middle of training.
             try:
-                image_size = _image_size(task.image)
+                width, height = image_size(task.image, decode=True)
             except Exception as error:
                 return task.id, 'error', (
                     f'{task.image}: unreadable image ({error})')
-            if image_size != size:
+            if (width, height) != size:
                 return task.id, 'error', (
                     f'{task.label}: label is {size[0]}x{size[1]} but its '
-                    f'image {task.image} is {image_size[0]}x{image_size[1]}')
+                    f'image {task.image} is {width}x{height}')
         if is_finished(task.output, size):
             return task.id, 'skipped', None
         write_png_atomically(
@@ -123,6 +120,7 @@ class ConversionReport:
     part1_absent: List[str] = field(default_factory=list)
     part1_pairs: int = 0
     split_file: Optional[str] = None
+    removed_tmp: List[str] = field(default_factory=list)
 
     @property
     def missing(self) -> List[str]:
@@ -136,11 +134,14 @@ class ConversionReport:
         """The summary, listing every problem file by name."""
         out = [
             f'converted {len(self.converted)} label(s), skipped '
-            f'{len(self.skipped)} already converted',
-            f'wrote {self.split_file}: {self.part1_pairs} Part 1 '
-            'image/label pairs'
+            f'{len(self.skipped)} already converted'
         ]
+        if self.split_file is not None:
+            out.append(f'wrote {self.split_file}: {self.part1_pairs} Part 1 '
+                       'image/label pairs')
         groups = [
+            (f'removed {len(self.removed_tmp)} temporary file(s) left by an '
+             'interrupted run', self.removed_tmp),
             (f'{len(self.images_without_label)} image(s) without a label',
              self.images_without_label),
             (f'{len(self.labels_without_image)} label(s) without an image',
@@ -182,25 +183,37 @@ def convert_gta5(root: str, nproc: int = 1) -> ConversionReport:
     """Convert ``root/labels/<id>.png`` into ``<id>_labelTrainIds.png``.
 
     Resumable: an output that is already a readable PNG of the label's size
-    is kept. Writes ``root/part1.txt`` with the ids 00001..02500 that have
-    an image and a converted label of the same size. Nothing is skipped
-    silently: unreadable files, size mismatches and files without their
-    partner are all listed in the returned report.
+    is kept, and temporary files of a killed run are removed. Writes
+    ``root/part1.txt`` with the ids 00001..02500 that have an image and a
+    converted label of the same size. Nothing is skipped silently:
+    unreadable files (images are decoded in full), size mismatches and
+    files without their partner are all listed in the returned report.
 
     Args:
         root (str): GTA5 root with ``images/`` and ``labels/``.
         nproc (int): Worker processes; 1 converts in this process.
+
+    Raises:
+        FileNotFoundError: ``images/`` or ``labels/`` is missing.
+        ConversionError: ``labels/`` or ``root`` cannot be written (before
+            any file is converted), or ``part1.txt`` could not be written
+            (with the report of the conversion, in ``error.report``).
     """
+    if nproc < 1:
+        raise ValueError(f'nproc must be >= 1, got {nproc}')
     image_dir = osp.join(root, IMAGE_DIR)
     label_dir = osp.join(root, LABEL_DIR)
     for directory in (image_dir, label_dir):
         if not osp.isdir(directory):
             raise FileNotFoundError(f'no directory {directory}')
+    for directory in (label_dir, root):
+        ensure_writable_dir(directory)
     image_ids = _ids(image_dir, '.png')
     label_ids = _ids(label_dir, '.png')
     images, labels = set(image_ids), set(label_ids)
 
     report = ConversionReport()
+    report.removed_tmp = remove_stale_tmp(label_dir) + remove_stale_tmp(root)
     report.images_without_label = [
         osp.join(image_dir, f'{i}.png') for i in image_ids if i not in labels
     ]
@@ -219,15 +232,8 @@ def convert_gta5(root: str, nproc: int = 1) -> ConversionReport:
             image=osp.join(image_dir, f'{i}.png') if i in images else None)
         for i in label_ids
     ]
-    if not tasks:
-        results = []
-    elif nproc > 1:
-        results = track_parallel_progress(convert_one, tasks, nproc)
-    else:
-        results = track_progress(convert_one, tasks)
-
     done = set()
-    for id_, status, error in results:
+    for id_, status, error in run_tasks(convert_one, tasks, nproc):
         if status == 'error':
             report.errors.append(error)
             continue
@@ -236,7 +242,12 @@ def convert_gta5(root: str, nproc: int = 1) -> ConversionReport:
         done.add(id_)
     part1 = [i for i in PART1_IDS if i in done and i in images]
     report.part1_pairs = len(part1)
-    report.split_file = osp.join(root, PART1_SPLIT)
-    write_text_atomically(''.join(f'{i}\n' for i in part1),
-                          report.split_file)
+    split_file = osp.join(root, PART1_SPLIT)
+    try:
+        write_text_atomically(''.join(f'{i}\n' for i in part1), split_file)
+    except OSError as error:
+        raise ConversionError(
+            f'cannot write the split file {split_file}: '
+            f'{error.strerror or error}', report) from None
+    report.split_file = split_file
     return report

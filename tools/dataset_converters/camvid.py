@@ -10,7 +10,8 @@ images bilinearly and labels by nearest (the CPU configs read 0.5 from
 ``data/camvid_half``). Outputs are written atomically and finished ones are
 kept, so an interrupted run can simply be restarted. Files without their
 partner, unreadable files and invalid label ids are named at the end, and
-the exit status is then 1.
+the exit status is then 1. A missing input or an unwritable output ends in
+one ``error:`` line and exit 1, Ctrl-C in one line and exit 130.
 """
 import argparse
 import os.path as osp
@@ -20,6 +21,7 @@ sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmseg_aaf.datasets.camvid_conversion import convert_camvid  # noqa: E402
+from mmseg_aaf.datasets.conversion_io import run_converter  # noqa: E402
 
 
 def parse_args():
@@ -39,19 +41,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:
-        report = convert_camvid(
-            args.src, args.dst, scale=args.scale, nproc=args.nproc)
-    except (ValueError, FileNotFoundError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
-    print()
-    for line in report.lines():
-        print(line)
-    if report.failed():
-        print('CamVid conversion finished with the problems listed above',
-              file=sys.stderr)
-        sys.exit(1)
+    run_converter(
+        lambda: convert_camvid(
+            args.src, args.dst, scale=args.scale, nproc=args.nproc),
+        'CamVid conversion')
 
 
 if __name__ == '__main__':

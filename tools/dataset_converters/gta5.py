@@ -9,7 +9,9 @@ writes ``GTA5_ROOT/labels/<id>_labelTrainIds.png`` beside each and
 Finished outputs are kept, so an interrupted run can simply be restarted.
 Unreadable files, size mismatches and images or labels without their
 partner are listed by name at the end, and the exit status is then 1
-(``--allow-missing`` accepts files without their partner).
+(``--allow-missing`` accepts files without their partner). A missing or
+unwritable directory ends in one ``error:`` line and exit 1, Ctrl-C in one
+line and exit 130.
 """
 import argparse
 import os.path as osp
@@ -18,6 +20,7 @@ import sys
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmseg_aaf.datasets.conversion_io import run_converter  # noqa: E402
 from mmseg_aaf.datasets.gta5_conversion import convert_gta5  # noqa: E402
 
 
@@ -37,14 +40,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    report = convert_gta5(args.gta5_path, nproc=args.nproc)
-    print()
-    for line in report.lines():
-        print(line)
-    if report.failed(allow_missing=args.allow_missing):
-        print('GTA5 conversion finished with the problems listed above',
-              file=sys.stderr)
-        sys.exit(1)
+    run_converter(
+        lambda: convert_gta5(args.gta5_path, nproc=args.nproc),
+        'GTA5 conversion',
+        failed=lambda report: report.failed(args.allow_missing))
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from mmseg_aaf.datasets.camvid_conversion import (SOURCE_TO_LABEL,
                                                   convert_camvid,
                                                   median_frequency_weights,
                                                   to_labels)
+from mmseg_aaf.datasets.conversion_io import ConversionError
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_camvid_segnet
 
@@ -155,6 +157,39 @@ def test_bad_arguments(tmp_path):
         convert_camvid(str(src), str(tmp_path / 'out'), nproc=0)
     code, out = run(tmp_path / 'empty', tmp_path / 'out')
     assert code == 1 and 'is it the SegNet CamVid folder?' in out
+
+
+def test_unwritable_output_is_one_error_line(tmp_path):
+    src = write_camvid_segnet(tmp_path / 'segnet')
+    # sysfs refuses new directories to every user, root included.
+    dst = Path('/sys/mmseg_aaf_camvid')
+    code, out = run(src, dst)
+    assert code == 1
+    prefix = f'error: cannot write to {dst / "img_dir" / "train"}: '
+    assert out.strip() in [
+        prefix + reason
+        for reason in ('Operation not permitted', 'Permission denied')
+    ]
+    # An output under a file: no directory can be made there.
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(ConversionError, match=(
+            f'cannot write to {tmp_path}/file/out/img_dir/train: Not a '
+            'directory')):
+        convert_camvid(str(src), str(tmp_path / 'file' / 'out'))
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    src = write_camvid_segnet(tmp_path / 'segnet')
+    dst = tmp_path / 'out'
+    pid_max = int(open('/proc/sys/kernel/pid_max').read())
+    stale = dst / 'ann_dir' / 'val' / f'.0016E5_07959.png.{pid_max}.tmp'
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b'\x89PNG half')
+    report = convert_camvid(str(src), str(dst))
+    assert report.removed_tmp == [str(stale)] and not stale.exists()
+    assert not report.failed()
+    assert 'removed 1 temporary file(s) left by an interrupted run:' in (
+        report.lines())
 
 
 def test_parallel_conversion_matches_serial(tmp_path):

@@ -1,8 +1,10 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """tools/dataset_converters/gta5.py and the conversion it runs."""
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -195,6 +197,91 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
 def test_missing_directory_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='images'):
         convert_gta5(str(tmp_path))
+    code, text = run(tmp_path / 'nonexistent')
+    assert code == 1
+    assert text.strip() == (
+        f'error: no directory {tmp_path / "nonexistent" / "images"}')
+
+
+def test_truncated_image_is_unreadable(tmp_path):
+    """A PNG cut short keeps its header: only decoding it finds the
+    damage, which would otherwise surface in libpng during training."""
+    write_gta5(tmp_path, ids=['00001', '00002'])
+    image = tmp_path / 'images' / '00002.png'
+    image.write_bytes(image.read_bytes()[:-200])
+    with Image.open(image) as header_only:
+        assert header_only.size == (128, 64)
+    report = convert_gta5(str(tmp_path))
+    [error] = report.errors
+    assert error.startswith(f'{image}: unreadable image (')
+    assert (tmp_path / 'part1.txt').read_text().split() == ['00001']
+
+
+def test_unwritable_split_file_still_lists_the_file_errors(tmp_path):
+    write_gta5(tmp_path, ids=['00001', '00002'])
+    (tmp_path / 'labels' / '00002.png').write_bytes(b'not a png')
+    (tmp_path / 'part1.txt').mkdir()  # cannot be replaced by a file
+    proc = subprocess.run([sys.executable, str(TOOL), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert '1 error(s):' in proc.stdout
+    assert str(tmp_path / 'labels' / '00002.png') in proc.stdout
+    assert proc.stderr.strip() == (
+        f'error: cannot write the split file {tmp_path / "part1.txt"}: '
+        'Is a directory')
+    assert output(tmp_path, '00001').is_file()
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    """``kill -9`` leaves a temporary file behind; the next run removes it,
+    unless the process that writes it is still alive."""
+    write_gta5(tmp_path, ids=['00001'])
+    pid_max = int(open('/proc/sys/kernel/pid_max').read())
+    stale = [tmp_path / 'labels' / f'.00001_labelTrainIds.png.{pid_max}.tmp',
+             tmp_path / f'.part1.txt.{pid_max}.tmp']
+    live = tmp_path / 'labels' / f'.00002_labelTrainIds.png.{os.getpid()}.tmp'
+    for path in stale + [live]:
+        path.write_bytes(b'\x89PNG half')
+    report = convert_gta5(str(tmp_path))
+    assert report.removed_tmp == [str(path) for path in stale]
+    assert ('removed 2 temporary file(s) left by an interrupted run:'
+            in report.lines())
+    assert not any(path.exists() for path in stale)
+    assert live.exists()
+    hidden = [p.name for p in tmp_path.rglob('.*') if p != live]
+    assert hidden == []
+
+
+def test_ctrl_c_with_workers_is_one_line(tmp_path):
+    """Ctrl-C reaches every process of the group: one line, exit 130."""
+    write_gta5(tmp_path, ids=['00001', '00002', '00003'])
+    # A FIFO without a writer blocks its worker for good, so the run is
+    # surely still going when it is interrupted.
+    (tmp_path / 'labels' / '00003.png').unlink()
+    os.mkfifo(tmp_path / 'labels' / '00003.png')
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOL), str(tmp_path), '--nproc', '2'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not (output(tmp_path, '00001').exists()
+                   and output(tmp_path, '00002').exists()):
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert 'Traceback' not in stderr + stdout
+    assert stderr.strip().splitlines() == [
+        'GTA5 conversion: interrupted; finished files are kept, run the '
+        'same command again to continue'
+    ]
 
 
 def test_id_ranges():
