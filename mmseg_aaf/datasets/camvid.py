@@ -12,6 +12,8 @@ from mmengine import fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .pair_check import check_pair_sizes
+
 #: The 11 evaluated classes, in label-id order 0..10.
 CAMVID_CLASSES = ('sky', 'building', 'pole', 'road', 'pavement', 'tree',
                   'signsymbol', 'fence', 'car', 'pedestrian', 'bicyclist')
@@ -35,8 +37,8 @@ class CamVidDataset(BaseSegDataset):
         ann_dir/{train,val,test}/0001TP_006690.png   # 0..10, void = 255
 
     Images are listed from ``img_dir``; an image whose annotation is
-    missing is an error that names the files, not a crash in the middle of
-    an epoch.
+    missing or differs from it in size is an error that names the files,
+    not a crash in the middle of an epoch or of the validation.
 
     Args:
         img_suffix (str): Default: '.png'.
@@ -80,4 +82,5 @@ class CamVidDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f'{name}: {len(missing)} image(s) in {img_dir} have no '
                 f'annotation in {osp.dirname(missing[0])}: {shown}{more}')
+        check_pair_sizes(name, data_list, self.backend_args)
         return data_list

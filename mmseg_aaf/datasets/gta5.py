@@ -6,7 +6,7 @@ Part 1. Labels must first be converted to Cityscapes train ids with
 ``tools/dataset_converters/gta5.py``, which also writes the Part 1 split.
 """
 import os.path as osp
-from typing import List, Sequence
+from typing import List
 
 import mmengine
 from mmengine import fileio
@@ -14,14 +14,7 @@ from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
-#: How many file names a log message lists before it abbreviates.
-_NAMES_SHOWN = 5
-
-
-def _some(names: Sequence[str]) -> str:
-    shown = ', '.join(names[:_NAMES_SHOWN])
-    more = len(names) - _NAMES_SHOWN
-    return f'{shown}, ... ({more} more)' if more > 0 else shown
+from .pair_check import abbreviate, check_pair_sizes
 
 
 @DATASETS.register_module()
@@ -42,7 +35,8 @@ class GTA5Dataset(BaseSegDataset):
     and so are labels without an image; the dataset logs how many
     image/label pairs it found and names some of the files it left out.
     This applies both to a split given as ``ann_file`` and to a scan of the
-    image directory. Without ``seg_map_path`` every image is used.
+    image directory. Without ``seg_map_path`` every image is used. A label
+    whose size differs from its image is an error that names both files.
 
     Args:
         img_suffix (str): Default: '.png'.
@@ -140,16 +134,17 @@ class GTA5Dataset(BaseSegDataset):
             print_log(
                 f'{name}: left out {len(missing_labels)} image(s) without a '
                 f'label {ann_dir}/<id>{self.seg_map_suffix}: '
-                f'{_some(missing_labels)}', logger='current', level=30)
+                f'{abbreviate(missing_labels)}', logger='current', level=30)
         if missing_images:
             verb = 'left out' if self.ann_file else 'found'
             print_log(
                 f'{name}: {verb} {len(missing_images)} label(s) without an '
                 f'image {img_dir}/<id>{self.img_suffix}: '
-                f'{_some(missing_images)}', logger='current', level=30)
+                f'{abbreviate(missing_images)}', logger='current', level=30)
         if not data_list:
             raise FileNotFoundError(
                 f'{name}: no {what} in {source} (images {img_dir}, labels '
                 f'{ann_dir}); convert the labels with '
                 'tools/dataset_converters/gta5.py first')
+        check_pair_sizes(name, data_list, self.backend_args)
         return data_list

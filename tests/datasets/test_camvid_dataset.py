@@ -4,6 +4,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
+from PIL import Image
 
 import mmseg_aaf  # noqa: F401
 from mmseg_aaf.datasets import CamVidDataset
@@ -64,6 +65,19 @@ def test_missing_annotation_is_named(camvid, tmp_path):
     (root / 'ann_dir' / 'train' / '0001TP_006720.png').unlink()
     with pytest.raises(FileNotFoundError, match='0001TP_006720.png'):
         build(root, split='train')
+
+
+def test_annotation_of_another_size_is_named(camvid, tmp_path):
+    import shutil
+    root = tmp_path / 'data'
+    shutil.copytree(camvid, root)
+    label = root / 'ann_dir' / 'train' / '0001TP_006720.png'
+    Image.new('L', (48, 36)).save(label)
+    with pytest.raises(ValueError, match=(
+            rf'CamVidDataset: 1 label map\(s\) differ in size from their '
+            rf'image: {label} is 48x36, its image .*0001TP_006720.png 96x72')):
+        build(root, split='train')
+    build(root, split='val')  # the other split is fine
 
 
 def test_unconverted_root_says_how_to_convert(tmp_path):

@@ -106,6 +106,23 @@ def test_sample_holds_train_ids(tmp_path):
     assert sample['img'].shape[:2] == expected.shape
 
 
+def test_label_of_another_size_is_named(tmp_path):
+    """It would otherwise pass training and fail in validation, inside
+    IoUMetric, with shapes but no file name."""
+    root = converted(tmp_path, ids=['00001', '00002', '00003'])
+    Image.new('L', (20, 10)).save(root / 'labels' / '00002_labelTrainIds.png')
+    with pytest.raises(ValueError) as error:
+        build(root, ann_file='part1.txt')
+    assert str(error.value) == (
+        f'GTA5Dataset: 1 label map(s) differ in size from their image: '
+        f'{root}/labels/00002_labelTrainIds.png is 20x10, its image '
+        f'{root}/images/00002.png 128x64')
+    (root / 'images' / '00003.png').write_bytes(b'not a png')
+    with pytest.raises(ValueError, match=r'1 file\(s\) cannot be read: '
+                       rf'{root}/images/00003.png'):
+        build(root)
+
+
 def test_no_pairs_is_an_error(tmp_path):
     write_gta5(tmp_path, ids=['00001'])  # labels not converted
     with pytest.raises(FileNotFoundError, match='dataset_converters/gta5'):
