@@ -10,6 +10,46 @@ DATA_DIR = Path(__file__).resolve().parent / 'data'
 # Two cores: keep intra-op threads from oversubscribing subprocess runs.
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 
+#: Devices the ``device`` fixture runs a test on.
+DEVICES = ('cpu', 'cuda')
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        '--device',
+        choices=DEVICES,
+        default=None,
+        help='run only the tests that take the device fixture, and only on '
+        'this device (tools/gpu_check.py runs them with --device cuda)')
+
+
+def pytest_generate_tests(metafunc):
+    if 'device' in metafunc.fixturenames:
+        only = metafunc.config.getoption('--device')
+        metafunc.parametrize(
+            'device', [only] if only else DEVICES, indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--device') is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_device = 'device' in getattr(item, 'fixturenames', ())
+        (keep if uses_device else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def device(request) -> str:
+    """Each device a test must pass on: 'cpu', and 'cuda' where present."""
+    import torch
+    if request.param == 'cuda' and not torch.cuda.is_available():
+        pytest.skip('CUDA not available')
+    return request.param
+
 
 @pytest.fixture(scope='session')
 def repo_root() -> Path:
@@ -53,6 +93,16 @@ def tiny_cfg_options(data_root):
         for loader in ('train_dataloader', 'val_dataloader',
                        'test_dataloader')
     ]
+
+
+def load_tool(relative: str):
+    """Import a script under tools/ (no package) as a module."""
+    import importlib.util
+    path = REPO_ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(args, cwd, env_extra=None, timeout=600):

@@ -1,19 +1,13 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """The benchmark's guard: nothing is timed unless plugin == naive."""
-import importlib.util
-
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 
 @pytest.fixture(scope='module')
 def benchmark():
-    path = REPO_ROOT / 'tools' / 'benchmark_affinity.py'
-    spec = importlib.util.spec_from_file_location('benchmark_affinity', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/benchmark_affinity.py')
 
 
 def test_plugin_agrees_with_naive_at_the_paper_setting(benchmark):

@@ -1,5 +1,9 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
-"""The neighbour-pair core against golden cases and a naive transcription."""
+"""The neighbour-pair core against golden cases and a naive transcription.
+
+Every test that takes ``device`` runs on the CPU and, where present, on
+CUDA; ``pytest --device cuda`` runs only the CUDA cases.
+"""
 import numpy as np
 import pytest
 import torch
@@ -11,16 +15,17 @@ from mmseg_aaf.testing.naive_affinity import naive_affinity_means
 NUM_CASES = 6
 
 
-def _case(golden, i):
+def _case(golden, i, device='cpu'):
     get = lambda key: golden[f'case{i}_{key}']  # noqa: E731
-    return (torch.from_numpy(get('logits')), torch.from_numpy(get('labels')),
-            torch.from_numpy(get('edge_size_logits')),
-            torch.from_numpy(get('nonedge_size_logits')), get('terms'),
+    tensor = lambda key: torch.from_numpy(get(key)).to(device)  # noqa: E731
+    return (tensor('logits'), tensor('labels'), tensor('edge_size_logits'),
+            tensor('nonedge_size_logits'), get('terms'),
             float(get('affinity_loss')), float(get('aaf_loss')))
 
 
 def _aaf(num_classes, edge_logits, nonedge_logits, **kwargs):
     loss = AAFLoss(num_classes, downsample=1, **kwargs)
+    loss.to(edge_logits.device)
     with torch.no_grad():
         loss.edge_size_logits.copy_(edge_logits)
         loss.nonedge_size_logits.copy_(nonedge_logits)
@@ -32,27 +37,27 @@ def test_golden_file_has_all_cases(golden):
 
 
 @pytest.mark.parametrize('case', range(NUM_CASES))
-def test_golden_per_size_terms(golden, case):
-    logits, labels, e_logits, ne_logits, terms, _, _ = _case(golden, case)
+def test_golden_per_size_terms(golden, case, device):
+    logits, labels, e_logits, ne_logits, terms, _, _ = _case(
+        golden, case, device)
     num_classes = logits.shape[1]
     fixed = AffinityLoss(num_classes, kernel_sizes=(3, 5, 7), downsample=1)
     plain = fixed.affinity_terms(logits, labels)
     weighted = _aaf(num_classes, e_logits, ne_logits).affinity_terms(
         logits, labels)
     got = np.stack([
-        plain.edge_mean().numpy(),
-        plain.nonedge_mean().numpy(),
-        plain.edge_count.numpy(),
-        plain.nonedge_count.numpy(),
-        weighted.edge_mean().detach().numpy(),
-        weighted.nonedge_mean().detach().numpy()
+        t.detach().cpu().numpy() for t in (
+            plain.edge_mean(), plain.nonedge_mean(), plain.edge_count,
+            plain.nonedge_count, weighted.edge_mean(),
+            weighted.nonedge_mean())
     ], axis=1)
     np.testing.assert_allclose(got, terms, rtol=1e-5, atol=0)
 
 
 @pytest.mark.parametrize('case', range(NUM_CASES))
-def test_golden_totals(golden, case):
-    logits, labels, e_logits, ne_logits, _, aff, aaf = _case(golden, case)
+def test_golden_totals(golden, case, device):
+    logits, labels, e_logits, ne_logits, _, aff, aaf = _case(
+        golden, case, device)
     num_classes = logits.shape[1]
     affinity = AffinityLoss(num_classes, downsample=1)(logits, labels)
     adaptive = _aaf(num_classes, e_logits, ne_logits)(logits, labels)
@@ -61,7 +66,9 @@ def test_golden_totals(golden, case):
 
 
 def _random_problem(n=2, c=5, h=13, w=17, seed=0, ignore_frac=0.1,
-                    dtype=torch.float64):
+                    dtype=torch.float64, device='cpu'):
+    """Logits ``(n, c, h, w)`` and blocky labels, -1 where ignored; drawn
+    on the CPU, so every device gets the same problem."""
     gen = torch.Generator().manual_seed(seed)
     logits = torch.randn(n, c, h, w, generator=gen, dtype=dtype) * 2
     # Blocky labels give long runs of equal labels and real boundaries.
@@ -70,20 +77,22 @@ def _random_problem(n=2, c=5, h=13, w=17, seed=0, ignore_frac=0.1,
     labels = coarse.repeat_interleave(4, 1).repeat_interleave(4, 2)[:, :h, :w]
     labels = labels.clone()
     labels[torch.rand(n, h, w, generator=gen) < ignore_frac] = -1
-    return logits, labels
+    return logits.to(device), labels.to(device)
 
 
 @pytest.mark.parametrize('weighted', [False, True])
-def test_matches_naive_transcription(weighted):
-    logits, labels = _random_problem(seed=3)
+def test_matches_naive_transcription(weighted, device):
+    logits, labels = _random_problem(seed=3, device=device)
     probs = logits.softmax(1)
     c = probs.shape[1]
     half_sizes = (1, 2, 3)
     w_e = w_ne = maps_e = maps_ne = None
     if weighted:
         gen = torch.Generator().manual_seed(1)
-        w_e = torch.randn(c, 3, generator=gen, dtype=probs.dtype).softmax(1)
-        w_ne = torch.randn(c, 3, generator=gen, dtype=probs.dtype).softmax(1)
+        w_e = torch.randn(c, 3, generator=gen,
+                          dtype=probs.dtype).softmax(1).to(device)
+        w_ne = torch.randn(c, 3, generator=gen,
+                           dtype=probs.dtype).softmax(1).to(device)
         safe = labels.clamp(min=0)
         maps_e = w_e[safe].permute(0, 3, 1, 2)
         maps_ne = w_ne[safe].permute(0, 3, 1, 2)
@@ -128,16 +137,18 @@ def _fast_and_naive_totals(logits, labels, size_logits, probs=None):
     return total(fast), total(naive)
 
 
-def test_gradients_match_naive_transcription():
-    logits, labels = _random_problem(seed=5)
+def test_gradients_match_naive_transcription(device):
+    logits, labels = _random_problem(seed=5, device=device)
     c = logits.shape[1]
-    size_logits = torch.randn(2, c, 3, dtype=torch.float64)
+    size_logits = torch.randn(
+        2, c, 3, dtype=torch.float64,
+        generator=torch.Generator().manual_seed(6)).to(device)
     got, want = _fast_and_naive_totals(logits, labels, size_logits)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w)
 
 
-def test_gradients_match_naive_where_probabilities_are_clipped():
+def test_gradients_match_naive_where_probabilities_are_clipped(device):
     # Half of the pixels are confident: their winning class has p above
     # 1 - 1e-4 and every other class p below 1e-4, so both clamps (of p and
     # of 1 - p) cut the gradient there, while the other half stays inside.
@@ -147,11 +158,13 @@ def test_gradients_match_naive_where_probabilities_are_clipped():
     confident = torch.rand(n, h, w, generator=gen) < 0.5
     winner = torch.randint(0, c, (n, h, w), generator=gen)
     boost = torch.nn.functional.one_hot(winner, c).permute(0, 3, 1, 2)
-    logits = logits + 20 * boost * confident[:, None]
+    logits = (logits + 20 * boost * confident[:, None]).to(device)
+    labels = labels.to(device)
     probs = logits.softmax(1)
     assert (probs < 1e-4).any() and (1 - probs < 1e-4).any()
     assert ((probs > 1e-3) & (probs < 1 - 1e-3)).any()
-    size_logits = torch.randn(2, c, 3, dtype=torch.float64, generator=gen)
+    size_logits = torch.randn(
+        2, c, 3, dtype=torch.float64, generator=gen).to(device)
     got, want = _fast_and_naive_totals(logits, labels, size_logits)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w)
@@ -164,15 +177,16 @@ def test_gradients_match_naive_where_probabilities_are_clipped():
         torch.testing.assert_close(g, w)
 
 
-def test_chunks_and_slabs_give_the_same_terms_and_gradients(monkeypatch):
+def test_chunks_and_slabs_give_the_same_terms_and_gradients(
+        monkeypatch, device):
     # Large batches are split into chunks of images and their edge pairs
     # into slabs; force both splits on a small problem: one image a chunk,
     # and slabs of 97 mask entries that cut through sizes and offsets.
     from mmseg_aaf.models.losses import affinity_field
-    logits, labels = _random_problem(n=3, seed=19)
+    logits, labels = _random_problem(n=3, seed=19, device=device)
     gen = torch.Generator().manual_seed(20)
     size_logits = torch.randn(2, logits.shape[1], 3, dtype=torch.float64,
-                              generator=gen)
+                              generator=gen).to(device)
     whole, naive = _fast_and_naive_totals(logits, labels, size_logits)
     monkeypatch.setattr(affinity_field, '_CHUNK_ELEMENTS', 1)
     monkeypatch.setattr(affinity_field, '_PAIR_SLAB', 97)
@@ -183,9 +197,12 @@ def test_chunks_and_slabs_give_the_same_terms_and_gradients(monkeypatch):
         torch.testing.assert_close(g, v)
 
 
-def test_gradcheck_core_logits_and_weights():
-    logits, labels = _random_problem(n=1, c=3, h=7, w=8, seed=7)
-    size_logits = torch.randn(2, 3, 2, dtype=torch.float64)
+def test_gradcheck_core_logits_and_weights(device):
+    logits, labels = _random_problem(n=1, c=3, h=7, w=8, seed=7,
+                                     device=device)
+    size_logits = torch.randn(
+        2, 3, 2, dtype=torch.float64,
+        generator=torch.Generator().manual_seed(8)).to(device)
 
     def sums(x, s):
         w_e, w_ne = s.softmax(2)

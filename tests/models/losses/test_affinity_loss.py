@@ -1,5 +1,8 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
-"""The loss modules: edge cases, bad input, resampling, mmseg integration."""
+"""The loss modules: edge cases, bad input, resampling, mmseg integration.
+
+Tests that take ``device`` run on the CPU and, where present, on CUDA.
+"""
 import pytest
 import torch
 from mmengine.config import Config
@@ -13,12 +16,13 @@ from mmseg_aaf.testing import upstream_config_path
 register_all_modules()
 
 
-def _inputs(n=2, c=4, h=16, w=16, seed=0, dtype=torch.float32):
+def _inputs(n=2, c=4, h=16, w=16, seed=0, dtype=torch.float32,
+            device='cpu'):
     gen = torch.Generator().manual_seed(seed)
-    logits = torch.randn(n, c, h, w, generator=gen).to(dtype)
+    logits = torch.randn(n, c, h, w, generator=gen).to(device, dtype)
     labels = torch.randint(0, c, (n, h // 4, w // 4), generator=gen)
     labels = labels.repeat_interleave(4, 1).repeat_interleave(4, 2)
-    return logits, labels
+    return logits, labels.to(device)
 
 
 def _loss_and_grads(loss, logits, labels):
@@ -31,18 +35,18 @@ def _loss_and_grads(loss, logits, labels):
 @pytest.mark.parametrize('loss_cls', [AffinityLoss, AAFLoss])
 class TestEdgeCases:
 
-    def test_all_ignore_is_zero_and_finite(self, loss_cls):
-        logits, labels = _inputs()
+    def test_all_ignore_is_zero_and_finite(self, loss_cls, device):
+        logits, labels = _inputs(device=device)
         labels[:] = 255
-        loss = loss_cls(4, downsample=1)
+        loss = loss_cls(4, downsample=1).to(device)
         value, grad = _loss_and_grads(loss, logits, labels)
         assert value.item() == 0
         assert torch.isfinite(grad).all() and not grad.any()
 
-    def test_single_class_has_no_edges(self, loss_cls):
-        logits, labels = _inputs()
+    def test_single_class_has_no_edges(self, loss_cls, device):
+        logits, labels = _inputs(device=device)
         labels[:] = 2
-        loss = loss_cls(4, downsample=1)
+        loss = loss_cls(4, downsample=1).to(device)
         terms = loss.affinity_terms(logits, labels)
         assert not terms.edge_count.any()
         assert (terms.nonedge_count > 0).all()
@@ -50,38 +54,46 @@ class TestEdgeCases:
         assert torch.isfinite(value) and value > 0
         assert torch.isfinite(grad).all()
 
-    def test_saturated_logits_stay_finite(self, loss_cls):
-        logits, labels = _inputs()
+    def test_saturated_logits_stay_finite(self, loss_cls, device):
+        logits, labels = _inputs(device=device)
         logits = logits.sign() * 1e4
-        loss = loss_cls(4, downsample=1)
+        loss = loss_cls(4, downsample=1).to(device)
         value, grad = _loss_and_grads(loss, logits, labels)
         assert torch.isfinite(value) and torch.isfinite(grad).all()
         if loss_cls is AAFLoss:
             assert torch.isfinite(loss.edge_size_logits.grad).all()
 
-    def test_bf16_input_is_computed_in_float32(self, loss_cls):
-        logits, labels = _inputs()
-        loss = loss_cls(4, downsample=1)
-        value, grad = _loss_and_grads(loss, logits.bfloat16(), labels)
-        reference = loss(logits.bfloat16().float(), labels)
-        assert value.dtype == torch.float32 and grad.dtype == torch.bfloat16
-        assert torch.isfinite(grad.float()).all()
+    @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+    def test_half_input_is_computed_in_float32(self, loss_cls, device,
+                                               dtype):
+        # What autocast hands the loss: half logits. Softmax and the field
+        # run in float32, the gradient comes back in the input's dtype and
+        # equals the float32 gradient rounded to it.
+        logits, labels = _inputs(device=device)
+        half = logits.to(dtype)
+        loss = loss_cls(4, downsample=1).to(device)
+        value, grad = _loss_and_grads(loss, half, labels)
+        reference, ref_grad = _loss_and_grads(loss, half.float(), labels)
+        assert value.dtype == torch.float32 and grad.dtype == dtype
+        assert torch.isfinite(grad.float()).all() and grad.any()
         torch.testing.assert_close(value, reference)
+        torch.testing.assert_close(grad, ref_grad.to(dtype))
 
 
 @pytest.mark.parametrize('loss_cls', [AffinityLoss, AAFLoss])
-def test_ignore_index_argument_overrides_the_default(loss_cls):
+def test_ignore_index_argument_overrides_the_default(loss_cls, device):
     # mmseg's decode head passes its own ignore_index to every loss; pixels
     # of that label must drop out exactly as the default ignore label does.
-    logits, labels = _inputs(seed=5)
+    logits, labels = _inputs(seed=5, device=device)
     assert (labels == 3).any()
-    loss = loss_cls(4, downsample=1)
+    loss = loss_cls(4, downsample=1).to(device)
     relabelled = labels.masked_fill(labels == 3, 255)
     want = loss(logits, relabelled)
     assert not torch.allclose(want, loss(logits, labels))
     torch.testing.assert_close(loss(logits, labels, ignore_index=3), want)
     torch.testing.assert_close(
-        loss_cls(4, downsample=1, ignore_index=3)(logits, labels), want)
+        loss_cls(4, downsample=1, ignore_index=3).to(device)(logits, labels),
+        want)
 
 
 def test_fixed_sizes_equal_uniform_aaf_times_sizes():
@@ -155,37 +167,38 @@ class TestResampling:
 
 
 class TestBadInput:
+    """Errors name the problem, on every device."""
 
-    def test_label_out_of_range(self):
-        logits, labels = _inputs()
+    def test_label_out_of_range(self, device):
+        logits, labels = _inputs(device=device)
         labels[0, 0, 0] = 7
         with pytest.raises(ValueError, match=r'class id\(s\) \[7\].*num_cl'):
-            AffinityLoss(4, downsample=1)(logits, labels)
+            AffinityLoss(4, downsample=1).to(device)(logits, labels)
 
-    def test_negative_label(self):
-        logits, labels = _inputs()
+    def test_negative_label(self, device):
+        logits, labels = _inputs(device=device)
         labels[0, 0, 0] = -3
         with pytest.raises(ValueError, match=r'\[-3\]'):
-            AffinityLoss(4, downsample=1)(logits, labels)
+            AffinityLoss(4, downsample=1).to(device)(logits, labels)
 
-    def test_num_classes_mismatch(self):
-        logits, labels = _inputs()
+    def test_num_classes_mismatch(self, device):
+        logits, labels = _inputs(device=device)
         with pytest.raises(ValueError, match='num_classes=5.*4 channels'):
-            AffinityLoss(5, downsample=1)(logits, labels)
+            AffinityLoss(5, downsample=1).to(device)(logits, labels)
 
-    def test_shape_mismatch(self):
-        logits, labels = _inputs()
+    def test_shape_mismatch(self, device):
+        logits, labels = _inputs(device=device)
         with pytest.raises(ValueError, match='does not match'):
-            AffinityLoss(4, downsample=1)(logits, labels[:, :-1])
+            AffinityLoss(4, downsample=1).to(device)(logits, labels[:, :-1])
         with pytest.raises(ValueError, match='does not match'):
-            AffinityLoss(4, downsample=1)(logits, labels[:, None])
+            AffinityLoss(4, downsample=1).to(device)(logits, labels[:, None])
         with pytest.raises(ValueError, match=r'\(N, C, H, W\)'):
-            AffinityLoss(4, downsample=1)(logits[0], labels)
+            AffinityLoss(4, downsample=1).to(device)(logits[0], labels)
 
-    def test_float_labels(self):
-        logits, labels = _inputs()
+    def test_float_labels(self, device):
+        logits, labels = _inputs(device=device)
         with pytest.raises(TypeError, match='integer class ids'):
-            AffinityLoss(4, downsample=1)(logits, labels.float())
+            AffinityLoss(4, downsample=1).to(device)(logits, labels.float())
 
     @pytest.mark.parametrize('sizes', [(4, ), (1, ), (3, 6), (), (3, 3),
                                        (3.0, )])
@@ -203,20 +216,21 @@ class TestBadInput:
         with pytest.raises(ValueError, match='downsample'):
             AffinityLoss(4, downsample=downsample)
 
-    def test_label_map_smaller_than_downsample(self):
-        logits, labels = _inputs(h=4, w=4)
+    def test_label_map_smaller_than_downsample(self, device):
+        logits, labels = _inputs(h=4, w=4, device=device)
         with pytest.raises(ValueError, match='smaller than downsample=8'):
-            AffinityLoss(4)(logits, labels)
+            AffinityLoss(4).to(device)(logits, labels)
 
-    def test_pixel_weight_is_refused(self):
-        logits, labels = _inputs()
+    def test_pixel_weight_is_refused(self, device):
+        logits, labels = _inputs(device=device)
         with pytest.raises(ValueError, match='per-pixel weight'):
-            AffinityLoss(4)(logits, labels, weight=torch.ones(2, 16, 16))
+            AffinityLoss(4).to(device)(
+                logits, labels, weight=torch.ones(2, 16, 16, device=device))
 
-    def test_unknown_arguments_are_refused(self):
-        logits, labels = _inputs()
+    def test_unknown_arguments_are_refused(self, device):
+        logits, labels = _inputs(device=device)
         with pytest.raises(TypeError, match='avg_factor'):
-            AffinityLoss(4)(logits, labels, avg_factor=3.)
+            AffinityLoss(4).to(device)(logits, labels, avg_factor=3.)
 
 
 def _pspnet_cfg(tmp_path):
