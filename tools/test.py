@@ -10,7 +10,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseg_aaf  # noqa: E402,F401  (registers the plugin's modules)
 from mmseg_aaf.apis import apply_common_args, common_parser  # noqa: E402
-from mmseg_aaf.utils import teardown_distributed  # noqa: E402
+from mmseg_aaf.utils import (CHECKPOINT_ERRORS,  # noqa: E402
+                             teardown_distributed)
 
 
 def parse_args():
@@ -66,4 +67,9 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except CHECKPOINT_ERRORS as error:
+        # One line, and never torch's advice to load with weights_only=False.
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(1)

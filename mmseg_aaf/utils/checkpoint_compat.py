@@ -32,12 +32,21 @@ What an mmengine checkpoint carries besides tensors and builtin containers:
   ``bytes`` is bound to :func:`_empty_bytes`, which takes no argument.
 
 Object, datetime and structured arrays stay refused: mmengine writes none.
+
+A file the weights-only unpickler refuses (not a checkpoint, or one that
+holds other objects) makes torch suggest ``weights_only=False``, which would
+run any code the file holds. :func:`load_local_checkpoint`, which the
+import also installs as mmengine's loader of local files, turns that into
+:class:`UnsafeCheckpointError`, which names the file and says that it is
+not unpickled unsafely; the tools print it as their one error line.
 """
+import os.path as osp
 import pickle
 
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
 
 
 # The statistics HistoryBuffer registers itself. Named here, not read from
@@ -93,9 +102,63 @@ MMENGINE_CHECKPOINT_GLOBALS = (
      (_empty_bytes, 'builtins.bytes')] + _numpy_globals())
 
 
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A file that weights-only loading refuses; it is not loaded at all."""
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """The checkpoint file does not exist."""
+
+
+#: What the tools catch and print as one ``error:`` line.
+CHECKPOINT_ERRORS = (UnsafeCheckpointError, MissingCheckpointError)
+
+
+def _refusal_reason(error: Exception) -> str:
+    """torch's reason for refusing a file (``Unsupported operand 95``,
+    ``Unsupported global: GLOBAL eval ...``), without its advice to load it
+    with ``weights_only=False`` and its pointers to the documentation."""
+    text = str(error)
+    marker = 'WeightsUnpickler error:'
+    if marker in text:
+        text = text[text.index(marker) + len(marker):]
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(('Weights only load failed',
+                                         'Check the documentation')):
+            return line.split('. Please ')[0].rstrip('.')
+    return 'refused by the weights-only unpickler'
+
+
+def load_local_checkpoint(filename: str, map_location=None, **kwargs):
+    """``torch.load`` of a local file, as mmengine's local loader does,
+    with the weights-only refusal turned into a message that names the
+    file.
+
+    Raises:
+        MissingCheckpointError: No such file.
+        UnsafeCheckpointError: The weights-only unpickler refused it.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise MissingCheckpointError(f'checkpoint {filename} not found')
+    try:
+        return torch.load(filename, map_location=map_location, **kwargs)
+    except pickle.UnpicklingError as error:
+        raise UnsafeCheckpointError(
+            f'{filename} is not a checkpoint that loads weights-only '
+            f'({_refusal_reason(error)}); it will not be unpickled with '
+            'weights_only=False, which would run any code the file holds'
+        ) from None
+
+
 def allow_mmengine_checkpoints() -> None:
     """Allow-list the objects of mmengine checkpoints for weights-only
-    ``torch.load``. Idempotent; a no-op on torch without the allow-list."""
+    ``torch.load`` and install :func:`load_local_checkpoint` as mmengine's
+    loader of local files. Idempotent; the allow-list is skipped on torch
+    without one."""
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:
         add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
+    CheckpointLoader.register_scheme(
+        prefixes='', force=True)(load_local_checkpoint)

@@ -1,8 +1,10 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """tools/train.py and tools/dist_train.sh as a user runs them."""
 import shutil
+import subprocess
 import sys
 
+import numpy as np
 import torch
 
 import mmseg_aaf  # noqa: F401  (weights-only loading of checkpoints)
@@ -59,6 +61,26 @@ def test_resume_matches_an_uninterrupted_run(tiny_data_root, tmp_path):
     halfway = torch.load(straight / 'iter_2.pth')['state_dict']
     key = 'decode_head.loss_decode.1.edge_size_logits'
     assert not torch.equal(halfway[key], final_a['state_dict'][key])
+
+
+def test_resume_from_a_file_that_is_not_a_checkpoint(tiny_data_root,
+                                                     tmp_path):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    bad = work_dir / 'iter_2.pth'
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    (work_dir / 'last_checkpoint').write_text(str(bad))
+    proc = subprocess.run([
+        sys.executable, str(REPO_ROOT / 'tools' / 'train.py'),
+        str(TINY_CONFIG), '--work-dir', str(work_dir), '--resume',
+        '--cfg-options', *tiny_cfg_options(tiny_data_root)
+    ], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 1
+    output = proc.stdout + proc.stderr
+    assert 'Traceback' not in output and 'will likely succeed' not in output
+    assert proc.stderr.splitlines()[-1].startswith(
+        f'error: {bad} is not a checkpoint that loads weights-only (')
+    assert not (work_dir / 'iter_4.pth').exists()
 
 
 def test_two_processes_on_cpu(tiny_data_root, tmp_path):

@@ -1,6 +1,11 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """mmengine checkpoints load weights-only; nothing else is opened up."""
+import functools
+import importlib
 import io
+import json
+import operator
+import os
 import pickle
 import pickletools
 import subprocess
@@ -17,6 +22,8 @@ from mmengine.runner.checkpoint import (_load_checkpoint, load_checkpoint,
                                         save_checkpoint)
 
 import mmseg_aaf  # noqa: F401
+from mmseg_aaf.utils import (MissingCheckpointError, UnsafeCheckpointError,
+                             load_local_checkpoint)
 from tests.conftest import tiny_config
 
 #: Every dtype a checkpoint may hold numpy data of, listed here rather than
@@ -258,6 +265,158 @@ def test_numpy_functions_stay_refused(tmp_path, function):
     with pytest.raises(pickle.UnpicklingError, match=f'numpy.{function}'):
         torch.load(buffer)
     assert not target.exists()
+
+
+#: What ``import mmseg_aaf`` adds to torch's weights-only allow-list,
+#: written out so that any addition (``eval``, ``builtins.getattr``, an
+#: object dtype, ...) fails. ``name=function`` is a global bound to a
+#: stand-in of this package.
+ALLOW_LIST = {
+    'mmengine.logging.history_buffer.HistoryBuffer',
+    'builtins.getattr='
+    'mmseg_aaf.utils.checkpoint_compat._history_buffer_statistic',
+    'builtins.bytes=mmseg_aaf.utils.checkpoint_compat._empty_bytes',
+    'numpy.ndarray', 'numpy.dtype',
+    'numpy.core.multiarray._reconstruct=numpy.core.multiarray._reconstruct',
+    'numpy.core.multiarray.scalar=numpy.core.multiarray.scalar',
+    'numpy.dtypes.BoolDType', 'numpy.dtypes.Int8DType',
+    'numpy.dtypes.Int16DType', 'numpy.dtypes.Int32DType',
+    'numpy.dtypes.Int64DType', 'numpy.dtypes.UInt8DType',
+    'numpy.dtypes.UInt16DType', 'numpy.dtypes.UInt32DType',
+    'numpy.dtypes.UInt64DType', 'numpy.dtypes.Float16DType',
+    'numpy.dtypes.Float32DType', 'numpy.dtypes.Float64DType',
+    'numpy.dtypes.LongDoubleDType', 'numpy.dtypes.Complex64DType',
+    'numpy.dtypes.Complex128DType', 'numpy.dtypes.CLongDoubleDType',
+    'numpy.dtypes.StrDType', 'numpy.dtypes.BytesDType',
+}
+
+
+def test_the_import_adds_exactly_the_allow_list():
+    # In a fresh process: what torch allows before and after the import.
+    # torch adds its own types (DTensor, ...) when mmengine imports the
+    # modules that define them; those are torch's, not this package's.
+    code = (
+        'import json, torch\n'
+        'def names():\n'
+        '    out = set()\n'
+        '    for g in torch.serialization.get_safe_globals():\n'
+        '        f, bound = g if isinstance(g, tuple) else (g, None)\n'
+        '        name = f"{f.__module__}.{f.__qualname__}"\n'
+        '        out.add(f"{bound}={name}" if bound else name)\n'
+        '    return out\n'
+        'before = names()\n'
+        'import mmseg_aaf\n'
+        'added = {n for n in names() - before if not n.startswith("torch.")}\n'
+        'print(json.dumps(sorted(added)))\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert set(json.loads(proc.stdout.splitlines()[-1])) == ALLOW_LIST
+
+
+class _Call:
+    """Pickles as ``function(*args)``."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+def _dangerous_calls(marker):
+    """Calls that would touch ``marker`` (or could lead there) if a
+    checkpoint were allowed to make them."""
+    touch = f'import pathlib; pathlib.Path({str(marker)!r}).touch()'
+    shell = f'touch {marker}'
+    return {
+        'eval': _Call(eval, f'exec({touch!r})'),
+        'exec': _Call(exec, touch),
+        'compile': _Call(compile, touch, 'x', 'exec'),
+        'open': _Call(open, str(marker), 'w'),
+        'setattr': _Call(setattr, HistoryBuffer, 'mean', print),
+        'delattr': _Call(delattr, HistoryBuffer, 'mean'),
+        '__import__': _Call(__import__, 'os'),
+        'importlib.import_module': _Call(importlib.import_module, 'os'),
+        'os.system': _Call(os.system, shell),
+        'os.popen': _Call(os.popen, shell),
+        'subprocess.Popen': _Call(subprocess.Popen, ['touch', str(marker)]),
+        'subprocess.run': _Call(subprocess.run, ['touch', str(marker)]),
+        'functools.partial': _Call(functools.partial, os.system, shell),
+        'operator.attrgetter': _Call(operator.attrgetter, 'system'),
+        'operator.methodcaller': _Call(operator.methodcaller, 'system',
+                                       shell),
+        'pickle.loads': _Call(pickle.loads, pickle.dumps(1)),
+        'torch.load': _Call(torch.load, str(marker)),
+        'type': _Call(type, 'X', (object, ), {}),
+    }
+
+
+@pytest.mark.parametrize('name', sorted(_dangerous_calls('m')))
+def test_dangerous_calls_are_refused(tmp_path, name):
+    marker = tmp_path / 'marker'
+    buffer = io.BytesIO()
+    torch.save({'x': _dangerous_calls(marker)[name]}, buffer)
+    buffer.seek(0)
+    # torch names modules it blocks outright (os, subprocess) differently.
+    with pytest.raises(pickle.UnpicklingError,
+                       match='not an allowed global|whose module .* blocked'):
+        torch.load(buffer, weights_only=True)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('array', [
+    np.array([1, 'two', None], dtype=object),
+    np.array([1, 2], dtype=object),
+    np.array(['2024-01-01'], dtype='datetime64[D]'),
+    np.array([3], dtype='timedelta64[s]'),
+    np.zeros(2, dtype=[('a', 'i4'), ('b', 'f4')]),
+], ids=['object', 'object_ints', 'datetime64', 'timedelta64', 'structured'])
+def test_other_numpy_dtypes_are_refused(array):
+    buffer = io.BytesIO()
+    torch.save({'x': array}, buffer)
+    buffer.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(buffer, weights_only=True)
+
+
+def _not_a_checkpoint(path):
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    return path
+
+
+def test_refused_file_is_named_without_the_unsafe_advice(tmp_path):
+    path = _not_a_checkpoint(tmp_path / 'random.pth')
+    # Both directly and through mmengine's loader (resume, load_from).
+    for load in (load_local_checkpoint, _load_checkpoint):
+        with pytest.raises(UnsafeCheckpointError) as error:
+            load(str(path))
+        message = str(error.value)
+        assert message.startswith(
+            f'{path} is not a checkpoint that loads weights-only (')
+        assert message.endswith(
+            'it will not be unpickled with weights_only=False, which would '
+            'run any code the file holds')
+        assert 'will likely succeed' not in message
+        assert '\n' not in message
+
+
+def test_hostile_checkpoint_is_refused_naming_the_global(tmp_path):
+    marker = tmp_path / 'marker'
+    path = tmp_path / 'hostile.pth'
+    torch.save({'state_dict': _Call(os.system, f'touch {marker}')}, path)
+    with pytest.raises(UnsafeCheckpointError,
+                       match=r'\(Trying to load unsupported GLOBAL '
+                       r'posix.system whose module posix is blocked\); it '
+                       'will not'):
+        _load_checkpoint(str(path))
+    assert not marker.exists()
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(MissingCheckpointError,
+                       match=f'checkpoint {tmp_path}/none.pth not found'):
+        _load_checkpoint(str(tmp_path / 'none.pth'))
 
 
 @pytest.fixture(scope='module')

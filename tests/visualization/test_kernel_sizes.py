@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from mmseg_aaf.utils import UnsafeCheckpointError
 from mmseg_aaf.visualization import (aaf_kernel_sizes_from_config,
                                      class_names_from_config,
                                      kernel_sizes_from_state_dict,
@@ -83,6 +84,11 @@ def test_tool_with_plain_checkpoint(tool, tmp_path):
                    str(tmp_path / 'x.png')])
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         tool.main([str(tmp_path / 'missing.pth')])
+    # Not a checkpoint: refused by name, never loaded unsafely.
+    random = tmp_path / 'random.pth'
+    random.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(UnsafeCheckpointError, match='will not be unpickled'):
+        tool.main([str(random)])
 
 
 def test_config_helpers():

@@ -10,12 +10,12 @@ import argparse
 import os.path as osp
 import sys
 
-import torch
-
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
 import mmseg_aaf  # noqa: E402,F401  (allow-lists mmengine checkpoint types)
+from mmseg_aaf.utils import (CHECKPOINT_ERRORS,  # noqa: E402
+                             load_local_checkpoint)
 from mmseg_aaf.visualization import (  # noqa: E402
     aaf_kernel_sizes_from_config, class_names_from_config,
     kernel_sizes_from_state_dict, plot_kernel_sizes)
@@ -44,7 +44,7 @@ def main(argv=None) -> str:
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    checkpoint = torch.load(
+    checkpoint = load_local_checkpoint(
         args.checkpoint, map_location='cpu', weights_only=True)
     state_dict = checkpoint.get('state_dict', checkpoint)
     meta = checkpoint.get('meta') or {}
@@ -81,5 +81,5 @@ def main(argv=None) -> str:
 if __name__ == '__main__':
     try:
         main()
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError) + CHECKPOINT_ERRORS as err:
         sys.exit(f'plot_kernel_sizes.py: error: {err}')
