@@ -77,6 +77,14 @@ def test_instance_class_is_the_majority_label():
     assert instance_classes(np.array([[0, 0, 0, 5, 5]]), gt, 255) == []
 
 
+def test_instance_class_tie_goes_to_the_smallest_id():
+    inst = np.full((1, 6), 7)
+    assert instance_classes(inst, np.array([[2, 2, 1, 1, 255, 255]]),
+                            255) == [(7, 1)]
+    assert instance_classes(inst, np.array([[0, 2, 2, 1, 1, 0]]),
+                            255) == [(7, 0)]
+
+
 def test_paper_definition_one_image():
     # person: GT 40 px, predicted 5 + 30 + 6 = 41 px, 35 shared:
     #   IoU = 35 / (40 + 41 - 35) = 35 / 46, 2 instances
