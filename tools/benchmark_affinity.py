@@ -86,6 +86,15 @@ SHAPES = {
 }
 QUICK_SCALES = {'scale1': (2, 64, 128, 8), 'scale2': (2, 128, 128, 8),
                 'scale4': (2, 128, 256, 8)}
+# --small (the CPU rehearsal of the GPU check): full resolution shrunk 16x.
+SHAPES['full-small'] = (2, 128, 256, 16)
+
+#: The GPU targets of the GPU check (tools/gpu_check.py): P4 the 1/8 grid of
+#: a 769 crop, P5 full resolution against cross-entropy, P6 a PSPNet-R101
+#: training step with CE + AAF against CE, in time and in peak memory.
+P4_MS = 0.3
+P5_RATIO = 3.0
+P6_RATIO = 1.01
 
 
 # --------------------------------------------------------------------------
@@ -296,7 +305,12 @@ PSPNET_CONFIG = 'pspnet/pspnet_r101-d8_4xb2-80k_cityscapes-512x1024.py'
 PSPNET_INPUT = (256, 512)
 
 
-def build_pspnet(with_aaf: bool):
+def build_pspnet(with_aaf: bool, input_size=PSPNET_INPUT, amp=False):
+    """PSPNet-R101 in train mode and its adversarial optim wrapper.
+
+    ``amp`` selects ``AdversarialAmpOptimWrapper`` (fp16 autocast, dynamic
+    loss scale), which mmengine allows only on an accelerator.
+    """
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from mmseg.registry import MODELS
@@ -312,8 +326,8 @@ def build_pspnet(with_aaf: bool):
     model_cfg.backbone.norm_cfg = bn
     model_cfg.decode_head.norm_cfg = bn
     model_cfg.auxiliary_head.norm_cfg = bn
-    # The config pads every batch to its 512x1024 crop; keep 256x512.
-    model_cfg.data_preprocessor.size = PSPNET_INPUT
+    # The config pads every batch to its 512x1024 crop; keep the input's.
+    model_cfg.data_preprocessor.size = tuple(input_size)
     if with_aaf:
         model_cfg.decode_head.loss_decode = [
             dict(model_cfg.decode_head.loss_decode),
@@ -324,18 +338,21 @@ def build_pspnet(with_aaf: bool):
         warnings.simplefilter('ignore')
         model = MODELS.build(model_cfg)
     model.train()
-    optim_wrapper = build_optim_wrapper(
-        model,
-        dict(type='AdversarialOptimWrapper',
-             optimizer=dict(type='SGD', lr=0.01, momentum=0.9,
-                            weight_decay=0.0005)))
+    wrapper = dict(
+        type='AdversarialOptimWrapper',
+        optimizer=dict(type='SGD', lr=0.01, momentum=0.9,
+                       weight_decay=0.0005))
+    if amp:
+        wrapper.update(type='AdversarialAmpOptimWrapper',
+                       loss_scale='dynamic')
+    optim_wrapper = build_optim_wrapper(model, wrapper)
     return model, optim_wrapper
 
 
-def pspnet_batch():
+def pspnet_batch(input_size=PSPNET_INPUT):
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
-    height, width = PSPNET_INPUT
+    height, width = input_size
     gen = torch.Generator().manual_seed(2)
     inputs, samples = [], []
     for _ in range(2):
@@ -345,21 +362,27 @@ def pspnet_batch():
         label = blocky_labels(gen, 1, height, width, 32)
         sample = SegDataSample()
         sample.gt_sem_seg = PixelData(data=label)
-        sample.set_metainfo(dict(img_shape=PSPNET_INPUT,
-                                 ori_shape=PSPNET_INPUT))
+        sample.set_metainfo(dict(img_shape=tuple(input_size),
+                                 ori_shape=tuple(input_size)))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
 
 
-def bench_pspnet(pairs: int, device: str) -> Dict[str, dict]:
+def bench_pspnet(pairs: int, device: str, input_size=PSPNET_INPUT,
+                 amp: bool = False, count_flops: bool = False
+                 ) -> Dict[str, dict]:
     """Training steps of both variants: time and peak memory.
+
+    With ``count_flops`` one more, untimed CE + AAF step counts its
+    floating-point operations (convolutions and matmuls, forward and
+    backward) into ``out['flops']``.
 
     One step of a 2-core CPU takes seconds and drifts by +-15% with the
     load of a shared machine, far more than the 2% to be resolved. So the
     variants run in ABBA order (CE, AAF, AAF, CE, ...) and each adjacent
     pair gives one ratio; the reported ratio is the median of those.
     """
-    variants = {name: build_pspnet(name == 'ce+aaf')
+    variants = {name: build_pspnet(name == 'ce+aaf', input_size, amp)
                 for name in ('ce', 'ce+aaf')}
     for name, (model, _) in variants.items():
         model.to(device)
@@ -368,7 +391,7 @@ def bench_pspnet(pairs: int, device: str) -> Dict[str, dict]:
 
     def step(name):
         model, optim_wrapper = variants[name]
-        data = pspnet_batch()
+        data = pspnet_batch(input_size)
         gc.collect()
         if device.startswith('cuda'):
             torch.cuda.synchronize()
@@ -389,6 +412,14 @@ def bench_pspnet(pairs: int, device: str) -> Dict[str, dict]:
 
     for name in variants:
         step(name)  # warm-up: lazy buffers, optimizer state
+    flops = None
+    if count_flops:
+        from torch.utils.flop_counter import FlopCounterMode
+        counter = FlopCounterMode(display=False)
+        model, optim_wrapper = variants['ce+aaf']
+        with counter:
+            model.train_step(pspnet_batch(input_size), optim_wrapper)
+        flops = counter.get_total_flops()
     runs = {name: [] for name in variants}
     keys = {}
     for index in range(pairs):
@@ -405,6 +436,7 @@ def bench_pspnet(pairs: int, device: str) -> Dict[str, dict]:
                                zip(runs['ce+aaf'], runs['ce'])]
     out['pair_memory_ratios'] = [a[1] / c[1] for a, c in
                                  zip(runs['ce+aaf'], runs['ce'])]
+    out['flops'] = flops
     return out
 
 
@@ -455,31 +487,45 @@ def machine_description(device: str) -> str:
 
 
 class Report:
+    """Rows of targets and information, printed as a table or as JSON."""
+
+    COLUMNS = ('target', 'measured', 'limit', 'result', 'floor', 'note')
 
     def __init__(self):
         self.rows = []
 
     def target(self, name: str, measured: float, limit: float, unit: str,
-               note: str = ''):
+               note: str = '', floor: str = '', enforced: bool = True):
+        """Add a target row: PASS or MISS, or SKIP when not ``enforced``
+        (a GPU target measured on the CPU)."""
         ok = measured <= limit
-        self.rows.append((name, f'{measured:.3g}{unit}',
-                          f'<= {limit:g}{unit}', 'PASS' if ok else 'MISS',
-                          note))
+        result = ('PASS' if ok else 'MISS') if enforced else 'SKIP'
+        self.rows.append(
+            dict(target=name, measured=f'{measured:.3g}{unit}',
+                 limit=f'<= {limit:g}{unit}', result=result, floor=floor,
+                 note=note, value=measured, limit_value=limit, unit=unit))
         return ok
 
     def info(self, name: str, text: str):
-        self.rows.append((name, text, '', 'info', ''))
+        self.rows.append(dict(target=name, measured=text, limit='',
+                              result='info', floor='', note=''))
+
+    def skip(self, name: str, reason: str):
+        """A target that was not measured here, and why."""
+        self.rows.append(dict(target=name, measured='', limit='',
+                              result='SKIP', floor='', note=reason))
 
     def print(self):
-        headers = ('target', 'measured', 'limit', 'result', 'note')
-        widths = [max(len(str(r[i])) for r in self.rows + [headers])
-                  for i in range(5)]
-        line = ' | '.join(h.ljust(w) for h, w in zip(headers, widths))
+        columns = [c for c in self.COLUMNS
+                   if c == 'target' or any(r[c] for r in self.rows)]
+        widths = [max(len(str(r[c])) for r in self.rows + [
+            dict(zip(columns, columns))]) for c in columns]
+        line = ' | '.join(c.ljust(w) for c, w in zip(columns, widths))
         print(line)
         print('-' * len(line))
         for row in self.rows:
-            print(' | '.join(
-                str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+            print(' | '.join(str(row[c]).ljust(w)
+                             for c, w in zip(columns, widths)).rstrip())
 
 
 def fmt_ms(seconds: float) -> str:
@@ -488,6 +534,140 @@ def fmt_ms(seconds: float) -> str:
 
 def fmt_mib(num_bytes: float) -> str:
     return f'{num_bytes / MIB:.1f} MiB'
+
+
+def fmt_flops(flops: float) -> str:
+    if flops >= 1e12:
+        return f'{flops / 1e12:.2f} TFLOP'
+    return f'{flops / 1e9:.1f} GFLOP'
+
+
+# --------------------------------------------------------------------------
+# The GPU check's suite: P4, P5, P6, each beside its floor
+# --------------------------------------------------------------------------
+def _timed(fn: Callable, device: str, repeats: int) -> float:
+    """Median seconds of ``fn()`` after one warm-up call."""
+    sync = (torch.cuda.synchronize if device.startswith('cuda') else
+            (lambda: None))
+    fn()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return _median(times)
+
+
+def measure_copy_bandwidth(device: str, num_bytes: int) -> float:
+    """Bytes moved per second (read + written) by a large tensor copy."""
+    src = torch.empty(num_bytes // 4, dtype=torch.float32, device=device)
+    src.fill_(1.0)
+    dst = torch.empty_like(src)
+    seconds = _timed(lambda: dst.copy_(src), device, 10)
+    return 2 * num_bytes / seconds
+
+
+def measure_matmul_rate(device: str, dtype: torch.dtype, size: int) -> float:
+    """Floating-point operations per second of a square matmul.
+
+    float32 on CUDA is measured with TF32 as cuDNN's convolutions use it
+    (``torch.backends.cudnn.allow_tf32``), so that it bounds a conv net.
+    """
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32
+    try:
+        seconds = _timed(lambda: a @ b, device, 10)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    return 2 * size**3 / seconds
+
+
+def loss_floor_bytes(shape_name: str) -> int:
+    """Bytes any fwd + bwd of a loss on these logits must move: read the
+    float32 logits and int64 labels, write the logits' gradient."""
+    n, height, width, _ = SHAPES[shape_name]
+    return n * height * width * (2 * NUM_CLASSES * 4 + 8)
+
+
+def gpu_check_suite(args) -> Report:
+    """P4, P5 and P6 with the GPU targets; on the CPU (``--small``) the
+    same measurements at small sizes, each target reported as SKIP."""
+    device = args.device
+    on_gpu = device.startswith('cuda')
+    report = Report()
+    repeats = args.repeats or (50 if on_gpu else 3)
+    bandwidth = measure_copy_bandwidth(device,
+                                       (1 << 30) if on_gpu else (64 << 20))
+    rate32 = measure_matmul_rate(device, torch.float32,
+                                 8192 if on_gpu else 1024)
+    report.info('copy bandwidth', f'{bandwidth / 1e9:.0f} GB/s (read + '
+                'write)')
+    report.info('matmul rate fp32', f'{fmt_flops(rate32)}/s')
+    gpu_only = '' if on_gpu else ' (target for CUDA)'
+
+    def loss_row(name, shape_name, seconds, limit, unit, measured, note):
+        moved = loss_floor_bytes(shape_name)
+        report.target(name, measured, limit, unit, note=note,
+                      floor=f'{fmt_ms(moved / bandwidth)} for the loss '
+                      f'({fmt_mib(moved)} moved; measured '
+                      f'{fmt_ms(seconds)})', enforced=on_gpu)
+
+    print(f'P4: AAFLoss fwd+bwd on {SHAPES["crop769"][:3]} (1/8 grid of a '
+          '769 crop), kernels 3,5,7')
+    crop = time_interleaved({'plugin': build_variant('plugin', 'crop769',
+                                                     device)}, repeats)
+    seconds = crop['plugin']['total']
+    loss_row('P4 crop 769 (2x19x97x97) fwd+bwd', 'crop769', seconds, P4_MS,
+             ' ms', seconds * 1e3, f'fwd {fmt_ms(crop["plugin"]["fwd"])}, '
+             f'bwd {fmt_ms(crop["plugin"]["bwd"])}{gpu_only}')
+
+    full = 'full' if not args.small else 'full-small'
+    n, height, width, _ = SHAPES[full]
+    print(f'P5: AAFLoss(downsample=1) and CrossEntropyLoss on '
+          f'{n}x{NUM_CLASSES}x{height}x{width}')
+    calls = {v: build_variant(v, full, device) for v in ('plugin', 'ce')}
+    times = time_interleaved(calls, max(3, repeats // 5))
+    del calls
+    ratio = times['plugin']['total'] / times['ce']['total']
+    loss_row(f'P5 {n}x{NUM_CLASSES}x{height}x{width} d=1: time AAF/CE',
+             full, times['plugin']['total'], P5_RATIO, 'x', ratio,
+             f'{fmt_ms(times["plugin"]["total"])} vs CE '
+             f'{fmt_ms(times["ce"]["total"])}{gpu_only}')
+
+    input_size = (512, 1024) if not args.small else (64, 128)
+    pairs = args.pspnet_pairs or (6 if on_gpu else 1)
+    for amp in (False, True):
+        label = 'AMP' if amp else 'fp32'
+        name = f'P6 PSPNet-R101 2x{input_size[0]}x{input_size[1]} {label}'
+        if amp and not on_gpu:
+            report.skip(name, "not run: mmengine's AmpOptimWrapper needs "
+                        'CUDA')
+            continue
+        print(f'{name}: CE + AAF against CE, {pairs} ABBA pairs')
+        gc.collect()
+        steps = bench_pspnet(pairs, device, input_size, amp,
+                             count_flops=True)
+        flops = steps['flops']
+        rate = rate32 if not amp else measure_matmul_rate(
+            device, torch.float16, 8192)
+        floor = (f'{fmt_ms(flops / rate)} for the CE + AAF step '
+                 f'({fmt_flops(flops)} at {fmt_flops(rate)}/s)')
+        report.target(
+            f'{name}: time', _median(steps['pair_time_ratios']), P6_RATIO,
+            'x', note=f'CE+AAF {fmt_ms(steps["ce+aaf"]["total"])}, CE '
+            f'{fmt_ms(steps["ce"]["total"])}{gpu_only}', floor=floor,
+            enforced=on_gpu)
+        report.target(
+            f'{name}: peak memory', _median(steps['pair_memory_ratios']),
+            P6_RATIO, 'x', note=f'CE+AAF {fmt_mib(steps["ce+aaf"]["memory"])}'
+            f', CE {fmt_mib(steps["ce"]["memory"])} over the weights'
+            f'{gpu_only}', enforced=on_gpu)
+        del steps
+    return report
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -506,6 +686,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='leave out the PSPNet-R101 training step')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--suite', choices=('full', 'gpu-check'),
+                        default='full',
+                        help='full: every case below (default); gpu-check: '
+                        'the GPU targets P4, P5, P6 of tools/gpu_check.py')
+    parser.add_argument('--small', action='store_true',
+                        help='gpu-check suite at small sizes (the CPU '
+                        'rehearsal)')
+    parser.add_argument('--json', help='also write the table to this JSON '
+                        'file')
     parser.add_argument('--memory-case', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -518,15 +707,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.memory_case:
         _memory_case_main(args.memory_case, args.device)
         return 0
+    began = time.perf_counter()
+    print(machine_description(args.device))
+    print(check_against_naive(args.device))
+    if args.suite == 'gpu-check':
+        return _finish(gpu_check_suite(args), args, began)
     repeats = args.repeats or (3 if args.quick else 7)
     if args.pspnet_pairs is None:
         args.pspnet_pairs = 2 if args.quick else 6
     on_gpu = args.device.startswith('cuda')
     report = Report()
-    began = time.perf_counter()
-
-    print(machine_description(args.device))
-    print(check_against_naive(args.device))
 
     def case(shape_name, variants, reps=repeats):
         calls = {v: build_variant(v, shape_name, args.device)
@@ -579,11 +769,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     crop = case('crop769', ('plugin', ))
     if on_gpu:
         report.target('GPU crop 769 (97x97) fwd+bwd',
-                      crop['plugin']['total'] * 1e3, 1.0, ' ms')
+                      crop['plugin']['total'] * 1e3, P4_MS, ' ms')
     else:
         report.info('crop 769 (97x97) fwd+bwd',
-                    f'{fmt_ms(crop["plugin"]["total"])} on CPU (the 1 ms '
-                    'target is for --device cuda)')
+                    f'{fmt_ms(crop["plugin"]["total"])} on CPU (the '
+                    f'{P4_MS:g} ms target is for --device cuda)')
 
     print('\nScaling of the plugin (1x, 2x, 4x pixels)')
     scales = [case(name, ('plugin', )) for name in
@@ -626,10 +816,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                     f'{alone / steps["ce"]["total"]:.4f} (the part of the '
                     'step the loss itself can add)')
 
-    print(f'\nTargets (device {args.device}; '
-          f'{time.perf_counter() - began:.0f} s in all)')
+    return _finish(report, args, began)
+
+
+def _finish(report: Report, args, began: float) -> int:
+    seconds = time.perf_counter() - began
+    print(f'\nTargets (device {args.device}; {seconds:.0f} s in all)')
     report.print()
-    print(machine_description(args.device))
+    machine = machine_description(args.device)
+    print(machine)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(device=args.device, suite=args.suite,
+                           machine=machine, seconds=seconds,
+                           rows=report.rows), f, indent=2)
     return 0
 
 
