@@ -61,8 +61,8 @@ PURE_MARK = 'py3-none-any'
 
 #: Seconds of the budget each step may use (scaled to --budget). A step
 #: may also use what the steps before it left unused.
-SHARES = dict(install=150, imports=30, tests=60, benchmark=110,
-              train_fp16=35, train_bf16=35, train_fp32=35, dist_train=60)
+SHARES = dict(install=200, imports=20, tests=50, benchmark=100,
+              train_fp16=30, train_bf16=30, train_fp32=30, dist_train=50)
 TRAIN_ITERS = dict(cuda=50, cpu=6)
 
 #: Imports the stack and prints what the report shows (run by the stack's

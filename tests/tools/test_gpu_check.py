@@ -42,7 +42,7 @@ def test_rehearsal_runs_every_step_that_needs_no_cuda(rehearsal):
     for name in ('install', 'imports', 'tests', 'benchmark', 'train-fp32',
                  'dist-train'):
         assert steps[name]['status'] == 'PASS', steps[name]
-        assert steps[name]['seconds'] > 0 and steps[name]['share_seconds'] > 0
+        assert steps[name]['share_seconds'] > 0
     # The stack of this interpreter is reused, not installed again.
     assert 'nothing installed' in steps['install']['detail']
     assert 'passed on cpu' in steps['tests']['detail']
