@@ -53,9 +53,16 @@ def build_cpu_model(cfg: Config, size: int, edit=None, seed: int = 0):
     if edit is not None:
         edit(model_cfg)
     torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        model = MODELS.build(model_cfg)
-        model.init_weights()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    # init_weights logs a line per parameter: seconds for a big model.
+    logger.setLevel(logging.WARNING)
+    try:
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            model = MODELS.build(model_cfg)
+            model.init_weights()
+    finally:
+        logger.setLevel(level)
     return model
 
 
@@ -83,11 +90,13 @@ def generated_batch(num_classes: int,
                     size: int,
                     batch: int = 2,
                     seed: int = 0,
-                    edge_maps: bool = False) -> dict:
+                    edge_maps: bool = False,
+                    ignored: float = 0.05) -> dict:
     """A ``train_step`` batch of blocky label maps and matching images.
 
-    Labels are 8x8 blocks of random classes with 5 % ignored pixels, so
-    there are edge and non-edge pairs at every field size; images are the
+    Labels are 8x8 blocks of random classes with a fraction ``ignored`` of
+    pixels set to 255, so there are edge and non-edge pairs at every field
+    size; images are the
     class colours plus noise. ``edge_maps`` adds ``gt_edge_map`` (the
     label boundaries), which PIDNet's head trains on.
     """
@@ -99,7 +108,7 @@ def generated_batch(num_classes: int,
         blocks = rng.integers(0, num_classes, (size // 8 + 1, size // 8 + 1))
         label = np.kron(blocks, np.ones((8, 8), np.int64))[:size, :size]
         image = colours[label] + rng.normal(0, 10, (size, size, 3))
-        label[rng.random((size, size)) < 0.05] = 255
+        label[rng.random((size, size)) < ignored] = 255
         inputs.append(
             torch.from_numpy(
                 np.clip(image, 0, 255).astype(np.uint8).transpose(2, 0, 1)))
