@@ -1,5 +1,6 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """tools/train.py and tools/dist_train.sh as a user runs them."""
+import json
 import shutil
 import subprocess
 import sys
@@ -83,14 +84,39 @@ def test_resume_from_a_file_that_is_not_a_checkpoint(tiny_data_root,
     assert not (work_dir / 'iter_4.pth').exists()
 
 
-def test_two_processes_on_cpu(tiny_data_root, tmp_path):
-    work_dir = tmp_path / 'dist'
+def _rank_dump_config(tmp_path):
+    """The tiny config plus the hook that saves each rank's state."""
     config = tmp_path / 'tiny_with_rank_dump.py'
     config.write_text(
         f"_base_ = [{str(TINY_CONFIG)!r}]\n"
         "custom_imports = dict(imports=['mmseg_aaf', 'rank_state_dump'])\n"
         "custom_hooks = [dict(type='AffinityLossDecayHook'), "
         "dict(type='RankStateDumpHook')]\n")
+    return config
+
+
+def _assert_ranks_agree(work_dir):
+    """Both ranks hold the same size logits (which moved) and buffers;
+    returns rank 0's dump."""
+    rank0 = torch.load(work_dir / 'rank0.pth')
+    rank1 = torch.load(work_dir / 'rank1.pth')
+    assert len(rank0['params']) == 2
+    for name in rank0['params']:
+        assert torch.equal(rank0['params'][name], rank1['params'][name])
+        assert rank0['params'][name].abs().sum() > 0  # they did move
+    assert rank0['buffers'].keys() == rank1['buffers'].keys()
+    for name in rank0['buffers']:
+        assert torch.equal(rank0['buffers'][name], rank1['buffers'][name])
+    return rank0
+
+
+def test_two_processes_on_cpu(tiny_data_root, tmp_path):
+    """Two processes (BN, gloo) end with one model: the same size logits
+    and the same BN running statistics on both ranks as in the checkpoint,
+    so the validation at the end of training scores what a test of the
+    saved checkpoint scores."""
+    work_dir = tmp_path / 'dist'
+    config = _rank_dump_config(tmp_path)
     proc = run_tool([
         'bash',
         str(REPO_ROOT / 'tools' / 'dist_train.sh'),
@@ -98,11 +124,32 @@ def test_two_processes_on_cpu(tiny_data_root, tmp_path):
         str(work_dir), '--cfg-options', *tiny_cfg_options(tiny_data_root)
     ], cwd=tmp_path, env_extra=dict(
         PYTHONPATH=str(DATA_DIR / 'plugins'), PORT='29517'))
-    assert 'CPUDistributedDataParallel' in proc.stdout + proc.stderr
-    rank0 = torch.load(work_dir / 'rank0.pth')
+    output = proc.stdout + proc.stderr
+    assert 'CPUDistributedDataParallel' in output
+    # DDP's deprecated broadcast_buffers argument is not used.
+    assert 'broadcast_buffers' not in output
+    rank0 = _assert_ranks_agree(work_dir)
+    checkpoint = torch.load(work_dir / 'iter_4.pth')['state_dict']
+    running = [name for name in rank0['buffers'] if 'running_' in name]
+    assert running and set(running) <= checkpoint.keys()
+    for name in running:
+        assert torch.equal(rank0['buffers'][name], checkpoint[name]), name
+    var = next(name for name in running if name.endswith('running_var'))
+    assert not torch.equal(checkpoint[var], torch.ones_like(checkpoint[var]))
+
+    # Both ranks returned the metrics of the whole validation set; a
+    # single-process test of the checkpoint gives the same numbers.
     rank1 = torch.load(work_dir / 'rank1.pth')
-    assert rank0.keys() == rank1.keys() and len(rank0) == 2
-    for name in rank0:
-        assert torch.equal(rank0[name], rank1[name]), name
-        assert rank0[name].abs().sum() > 0  # they did move
-    assert (work_dir / 'iter_4.pth').is_file()
+    assert rank0['metrics'] == rank1['metrics']
+    test_dir = tmp_path / 'test'
+    run_tool([
+        sys.executable,
+        str(REPO_ROOT / 'tools' / 'test.py'),
+        str(TINY_CONFIG),
+        str(work_dir / 'iter_4.pth'), '--work-dir',
+        str(test_dir), '--cfg-options', *tiny_cfg_options(tiny_data_root)
+    ], cwd=tmp_path)
+    [result] = test_dir.glob('*/*.json')
+    tested = json.loads(result.read_text())
+    assert {key: tested[key] for key in rank0['metrics']} == rank0['metrics']
+
