@@ -1,9 +1,11 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """tools/train.py and tools/dist_train.sh as a user runs them."""
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -153,3 +155,35 @@ def test_two_processes_on_cpu(tiny_data_root, tmp_path):
     tested = json.loads(result.read_text())
     assert {key: tested[key] for key in rank0['metrics']} == rank0['metrics']
 
+
+def test_two_nodes_on_one_machine(tiny_data_root, tmp_path):
+    """NNODES=2: two node ranks of one process each, started here as a
+    cluster would start them on two machines, meet at MASTER_ADDR:PORT
+    (gloo) and train one model."""
+    work_dir = tmp_path / 'nodes'
+    command = [
+        'bash', str(REPO_ROOT / 'tools' / 'dist_train.sh'),
+        str(_rank_dump_config(tmp_path)), '1', '--work-dir', str(work_dir),
+        '--cfg-options', *tiny_cfg_options(tiny_data_root)
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS='1', NNODES='2',
+               MASTER_ADDR='127.0.0.1', PORT='29527',
+               PYTHONPATH=str(DATA_DIR / 'plugins'),
+               PATH=f'{Path(sys.executable).parent}:{os.environ["PATH"]}')
+    nodes = [
+        subprocess.Popen(command, cwd=tmp_path, env=dict(env, NODE_RANK=str(
+            rank)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True) for rank in (0, 1)
+    ]
+    try:
+        outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+    for node, output in zip(nodes, outputs):
+        assert node.returncode == 0, output[-6000:]
+    # mmengine logs the world size as the "GPU number".
+    assert 'GPU number: 2' in outputs[0]
+    _assert_ranks_agree(work_dir)
+    assert (work_dir / 'iter_4.pth').is_file()
