@@ -138,7 +138,7 @@ def test_hook_warns_once_without_aaf(tmp_path):
                 if 'aaf_kernel' in k]
     assert hub_keys == []
     log = next(Path(runner.log_dir).glob('*.log')).read_text()
-    assert log.count('the model has no AAFLoss') == 1
+    assert log.count('KernelSizeLoggerHook: the model has no AAFLoss') == 1
 
 
 @pytest.mark.parametrize('interval', [0, 1.5, True])
