@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test demo demo-quick benchmark camvid gpu-wheels gpu-check \
+.PHONY: install test test-fast demo demo-quick benchmark camvid gpu-wheels gpu-check \
 	clean
 
 install: $(STAMP)
@@ -27,8 +27,17 @@ $(STAMP): setup.py requirements/stack.txt requirements/tests.txt
 	$(PY) -c "import mmcv.ops, mmseg, mmseg_aaf; print('stack ok')"
 	touch $@
 
+# Two pytest-xdist workers, one per core; a test file stays on one worker,
+# so the fixtures it shares (trained checkpoints, miniature datasets) are
+# made once.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile
+
+# Unit tests only: no tool subprocesses, trainings or zoo scan.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile \
+		-m 'not integration'
 
 demo: $(STAMP)
 	$(PY) tools/demo.py

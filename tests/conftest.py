@@ -7,8 +7,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / 'data'
 
-# Two cores: keep intra-op threads from oversubscribing subprocess runs.
-os.environ.setdefault('OMP_NUM_THREADS', '2')
+# Two cores: keep intra-op threads from oversubscribing them. `make test`
+# runs two pytest-xdist workers, one core each.
+os.environ.setdefault('OMP_NUM_THREADS',
+                      '1' if 'PYTEST_XDIST_WORKER' in os.environ else '2')
 
 #: Devices the ``device`` fixture runs a test on.
 DEVICES = ('cpu', 'cuda')
@@ -26,8 +28,10 @@ def pytest_addoption(parser):
 def pytest_generate_tests(metafunc):
     if 'device' in metafunc.fixturenames:
         only = metafunc.config.getoption('--device')
-        metafunc.parametrize(
-            'device', [only] if only else DEVICES, indirect=True)
+        devices = [only] if only else list(DEVICES)
+        if metafunc.definition.get_closest_marker('cuda_only'):
+            devices = [d for d in devices if d == 'cuda']
+        metafunc.parametrize('device', devices, indirect=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -32,6 +32,11 @@ def parse_args(argv=None):
         action='store_true',
         help='fewer images and iterations (about 2 minutes)')
     parser.add_argument(
+        '--iters',
+        type=int,
+        help="training iterations per method instead of the preset's "
+        '(800, or 300 with --quick)')
+    parser.add_argument(
         '--work-dir',
         help='output folder (default: work_dirs/demo, or '
         'work_dirs/demo_quick with --quick)')
@@ -52,11 +57,17 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.iters is not None and args.iters < 1:
+        print(f'error: --iters must be >= 1, got {args.iters}',
+              file=sys.stderr)
+        sys.exit(1)
     torch.set_num_threads(args.threads)
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'demo_quick' if args.quick else 'demo')
     run_demo(work_dir, quick=args.quick, seed=args.seed, verbose=args.verbose,
-             printer=lambda line: print(line, flush=True))
+             printer=lambda line: print(line, flush=True),
+             preset_overrides=None if args.iters is None else dict(
+                 iters=args.iters))
 
 
 if __name__ == '__main__':

@@ -2,6 +2,7 @@
 """The AAF twin of every config in mmseg's own zoo, and a real train step
 with one model of each decode-head type that carries the loss."""
 import collections
+import functools
 import glob
 import os.path as osp
 
@@ -18,6 +19,8 @@ from mmseg_aaf.testing.model_zoo import (build_cpu_model, generated_batch,
                                          recorded_loss_inputs)
 from tests.apis.zoo_cases import (HEAD_TYPE_CASES, INPUT_SIZES,
                                   NO_IGNORED_PIXELS)
+
+pytestmark = pytest.mark.integration
 
 #: Why configs may be refused: the head types (or segmentors) that cannot
 #: carry a pairwise loss, and a pixel sampler on the carrying head.
@@ -121,6 +124,21 @@ def _refusal_kind(config, upstream, exc):
     raise AssertionError(f'{config} refused for an unexpected reason: {exc}')
 
 
+@pytest.fixture
+def cached_package_lookup(monkeypatch):
+    """Resolve ``mmseg::`` paths once per name.
+
+    mmengine looks a package config up by parsing every ``metafile.yaml``
+    of the package, 0.3 s each time; the twins name their base that way,
+    and the answer never changes within the test.
+    """
+    import mmengine.config.utils as config_utils
+    monkeypatch.setattr(
+        config_utils, '_get_cfg_metainfo',
+        functools.lru_cache(maxsize=None)(config_utils._get_cfg_metainfo))
+
+
+@pytest.mark.usefixtures('cached_package_lookup')
 def test_every_zoo_config_gets_a_twin_or_a_reason(tmp_path, capsys):
     """Config level: the twin loads and has the loss exactly where it
     belongs, with the inherited optimizer; or the refusal has a reason

@@ -18,6 +18,8 @@ from mmseg_aaf.comparison.camvid_comparison import (mean_std, plan_runs,
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_camvid_segnet
 
+pytestmark = pytest.mark.integration
+
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 TOOL = REPO_ROOT / 'tools' / 'camvid_comparison.py'
 

@@ -23,6 +23,8 @@ from tests.configs.config_runs import (changed_keys, covered,
                                       eval_scale_options, metrics_json,
                                       scalars, small_run_options)
 
+pytestmark = pytest.mark.integration
+
 CONFIG_DIR = REPO_ROOT / 'configs' / 'aaf'
 ALL_CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))
 GTA5_CONFIGS = [c for c in ALL_CONFIGS if c.endswith('_test-gta5.py')]

@@ -14,6 +14,8 @@ from tests.configs.config_runs import (changed_keys, covered,
                                       eval_scale_options, metrics_json,
                                       scalars, small_run_options)
 
+pytestmark = pytest.mark.integration
+
 CONFIG_DIR = REPO_ROOT / 'configs' / 'camvid'
 ALL_CONFIGS = sorted(p.name for p in CONFIG_DIR.glob('*.py'))
 CPU_CONFIGS = [c for c in ALL_CONFIGS if c.endswith('_camvid-cpu.py')]

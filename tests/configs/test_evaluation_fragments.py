@@ -11,6 +11,8 @@ from PIL import Image
 import mmseg
 import mmseg_aaf  # noqa: F401
 
+pytestmark = pytest.mark.integration
+
 MMSEG_DATASETS = (mmseg.__path__[0] + '/.mim/configs/_base_/datasets')
 
 

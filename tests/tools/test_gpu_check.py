@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT, load_tool, run_tool
 
+pytestmark = pytest.mark.integration
+
 STEPS = ['install', 'imports', 'tests', 'benchmark', 'train-fp16',
          'train-bf16', 'train-fp32', 'dist-train']
 

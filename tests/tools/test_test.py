@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import REPO_ROOT, TINY_CONFIG, run_tool, tiny_cfg_options
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope='module')
 def checkpoint(tiny_data_root, tmp_path_factory):

@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import mmseg_aaf  # noqa: F401  (weights-only loading of checkpoints)
 from tests.conftest import (DATA_DIR, REPO_ROOT, TINY_CONFIG, run_tool,
                             tiny_cfg_options)
+
+pytestmark = pytest.mark.integration
 
 
 def _train(work_dir, data_root, *extra):

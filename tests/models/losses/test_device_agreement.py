@@ -112,11 +112,10 @@ def test_float32_on_device_matches_float64_on_cpu(device, case, loss_cls):
             f'{scale:.3g}')
 
 
+@pytest.mark.cuda_only  # the CPU is the reference it is compared with
 @pytest.mark.parametrize('loss_cls', [AffinityLoss, AAFLoss])
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_cuda_matches_cpu(device, case, loss_cls):
-    if device == 'cpu':
-        pytest.skip('compares CUDA with the CPU, which is the reference')
     exact = _compute(loss_cls, case, 'cpu', torch.float64)
     cpu = _compute(loss_cls, case, 'cpu', torch.float32)
     cuda = _compute(loss_cls, case, device, torch.float32)

@@ -17,6 +17,8 @@ from mmseg_aaf.datasets.conversion_io import ConversionError
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_camvid_segnet
 
+pytestmark = pytest.mark.integration
+
 TOOL = REPO_ROOT / 'tools' / 'dataset_converters' / 'camvid.py'
 
 

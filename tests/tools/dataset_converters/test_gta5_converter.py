@@ -17,6 +17,8 @@ from mmseg_aaf.datasets.gta5_conversion import (CITYSCAPES_ID_TO_TRAIN_ID,
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_gta5
 
+pytestmark = pytest.mark.integration
+
 TOOL = REPO_ROOT / 'tools' / 'dataset_converters' / 'gta5.py'
 
 
