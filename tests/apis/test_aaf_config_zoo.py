@@ -126,16 +126,15 @@ def _refusal_kind(config, upstream, exc):
 
 @pytest.fixture
 def cached_package_lookup(monkeypatch):
-    """Resolve ``mmseg::`` paths once per name.
+    """Parse mmseg's metafiles once.
 
-    mmengine looks a package config up by parsing every ``metafile.yaml``
-    of the package, 0.3 s each time; the twins name their base that way,
-    and the answer never changes within the test.
+    mmengine resolves each ``mmseg::`` path by parsing every
+    ``metafile.yaml`` of the package (0.3 s a lookup); the twins name
+    their base that way, and the files do not change within the test.
     """
     import mmengine.config.utils as config_utils
-    monkeypatch.setattr(
-        config_utils, '_get_cfg_metainfo',
-        functools.lru_cache(maxsize=None)(config_utils._get_cfg_metainfo))
+    parse = functools.lru_cache(maxsize=None)(config_utils.load)
+    monkeypatch.setattr(config_utils, 'load', lambda path: parse(path))
 
 
 @pytest.mark.usefixtures('cached_package_lookup')
