@@ -90,7 +90,6 @@ DELEGATING_HEADS = {
     '3 terms sharing one loss module',
     'EncHead': 'applied to the segmentation logits (not the SE-loss '
     'branch)',
-    'STDCHead': None,  # trains on boundary targets: never carries
 }
 
 #: Auxiliary heads that supervise something else than the classes.
@@ -203,6 +202,8 @@ def classify_head(place: str, head: dict) -> Tuple[str, str]:
         raise RefusedConfig(place, head_type, NON_DENSE_HEADS[head_type])
     if head_type in POSITIONAL_HEADS:
         return 'positional', POSITIONAL_HEADS[head_type]
+    if head_type in POSITIONAL_HEADS.values():  # already the subclass
+        return 'positional', head_type
     try:
         cls = _head_class(head_type)
     except KeyError:
@@ -267,7 +268,7 @@ def _add_loss(place: str, head: dict, loss: dict,
             'least 2 classes')
     new_head = _plain(head)
     note = detail
-    if kind == 'positional':
+    if kind == 'positional' and detail != head['type']:
         new_head['type'] = detail
         note = (f'type {head["type"]} -> {detail}: {head["type"]} calls its '
                 'losses by position; the subclass applies the appended '

@@ -140,6 +140,12 @@ def test_positional_heads_become_the_plugin_subclass(tmp_path):
     assert _losses(cfg.model.decode_head) == [
         'OhemCrossEntropy', 'OhemCrossEntropy', 'AAFLoss'
     ]
+    # A config that already has the subclass keeps it: here the affinity
+    # field goes after the AAF loss.
+    again = make_twin(str(tmp_path / 'twin.py'), str(tmp_path / 'x.py'),
+                      method='affinity')
+    assert again.placements[0].head_type == 'AffinityDDRHead'
+    assert again.placements[0].loss_index == 3
 
 
 def test_affinity_method_keeps_the_wrapper(tmp_path):
