@@ -523,7 +523,7 @@ def make_twin(config: str,
         overrides['optim_wrapper'] = dict(type=new_wrapper)
     overrides['custom_hooks'] = hooks
     twin.text = _render(config, base_reference(config, out_path), method,
-                        twin, overrides)
+                        twin, overrides, decay_base)
     return twin
 
 
@@ -533,7 +533,7 @@ def _types(heads) -> str:
 
 
 def _render(config: str, base: str, method: str, twin: Twin,
-            overrides: Dict) -> str:
+            overrides: Dict, decay_base: float) -> str:
     """The config file: a header that says what changed and why, then the
     overrides as ``dict(...)`` source."""
     loss_type = METHOD_LOSSES[method]
@@ -554,10 +554,8 @@ def _render(config: str, base: str, method: str, twin: Twin,
             'clip_grad are inherited.')
         notes.append('The AAF size logits ascend the loss, with '
                      + '; '.join(twin.size_logit_settings) + '.')
-    base_decay = overrides['custom_hooks'][-1].get('base', 10.0) \
-        if 'custom_hooks' in overrides else 10.0
     notes.append('AffinityLossDecayHook scales the pairwise term from 1 to '
-                 f'1/{base_decay:g} over the run, as the authors do.')
+                 f'1/{decay_base:g} over the run, as the authors do.')
     lines = []
     for note in notes:
         lines += textwrap.wrap(

@@ -16,7 +16,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
 
-from ..utils.dist import _replace_gpu_only_norms
+from ..utils.dist import replace_gpu_only_norms
 
 #: Backbone arguments that tie the architecture to the input size.
 _SIZE_ARGS = ('img_size', 'pretrain_img_size')
@@ -32,7 +32,7 @@ def cpu_model_config(cfg: Config, size: int) -> ConfigDict:
     model = copy.deepcopy(cfg.model)
     model.pop('pretrained', None)
     _drop_checkpoint_inits(model)
-    _replace_gpu_only_norms(model)
+    replace_gpu_only_norms(model)
     preprocessor = model.get('data_preprocessor') or {}
     if preprocessor.get('size') is not None:
         preprocessor['size'] = (size, size)

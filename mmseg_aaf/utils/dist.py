@@ -78,7 +78,7 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
         return log_vars
 
 
-def _replace_gpu_only_norms(node) -> int:
+def replace_gpu_only_norms(node) -> int:
     """Turn SyncBN norm configs into BN in place; return how many."""
     replaced = 0
     if isinstance(node, dict):
@@ -86,10 +86,10 @@ def _replace_gpu_only_norms(node) -> int:
             node['type'] = _GPU_ONLY_NORMS[node['type']]
             replaced += 1
         for value in node.values():
-            replaced += _replace_gpu_only_norms(value)
+            replaced += replace_gpu_only_norms(value)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            replaced += _replace_gpu_only_norms(value)
+            replaced += replace_gpu_only_norms(value)
     return replaced
 
 
@@ -120,7 +120,7 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
         wrapper_cfg.setdefault('find_unused_parameters',
                                cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper_cfg
-    replaced = _replace_gpu_only_norms(cfg.model)
+    replaced = replace_gpu_only_norms(cfg.model)
     if replaced:
         print_log(
             f'No CUDA: {replaced} SyncBN config(s) were turned into BN for '
