@@ -1,10 +1,11 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 from .metrics import (CITYSCAPES_AVG_CLASS_SIZE, CITYSCAPES_INSTANCE_CLASSES,
-                      BoundaryMetric, InstanceIoUMetric, PerClassIoUMetric)
+                      BoundaryIoUMetric, BoundaryMetric,
+                      InstanceIoUMetric, PerClassIoUMetric)
 from .per_class_results import dump_per_class_results, load_result_file
 
 __all__ = [
-    'BoundaryMetric', 'InstanceIoUMetric', 'PerClassIoUMetric',
+    'BoundaryIoUMetric', 'BoundaryMetric', 'InstanceIoUMetric', 'PerClassIoUMetric',
     'CITYSCAPES_AVG_CLASS_SIZE', 'CITYSCAPES_INSTANCE_CLASSES',
     'dump_per_class_results', 'load_result_file'
 ]

@@ -1,4 +1,6 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
+from .boundary_iou_metric import (BoundaryIoUMetric, boundary_iou_counts,
+                                  boundary_iou_scores, mask_boundary_band)
 from .boundary_metric import BoundaryMetric, boundary_counts, boundary_scores
 from .instance_iou_metric import (CITYSCAPES_AVG_CLASS_SIZE,
                                   CITYSCAPES_INSTANCE_CLASSES,
@@ -6,6 +8,8 @@ from .instance_iou_metric import (CITYSCAPES_AVG_CLASS_SIZE,
 from .per_class_iou_metric import PerClassIoUMetric
 
 __all__ = [
+    'BoundaryIoUMetric', 'boundary_iou_counts', 'boundary_iou_scores',
+    'mask_boundary_band',
     'BoundaryMetric', 'boundary_counts', 'boundary_scores',
     'InstanceIoUMetric', 'CITYSCAPES_AVG_CLASS_SIZE',
     'CITYSCAPES_INSTANCE_CLASSES', 'PerClassIoUMetric'

@@ -85,7 +85,7 @@ from scipy.sparse.csgraph import maximum_flow
 from scipy.spatial import cKDTree
 
 from ..per_class_results import dump_per_class_results
-from .metric_utils import (check_label_range, label_map_from_sample,
+from .metric_utils import (check_label_maps, label_map_from_sample,
                            log_class_table, percent_mean, safe_divide)
 
 #: Rows of the per-image statistics returned by :func:`boundary_counts`.
@@ -434,14 +434,7 @@ def boundary_counts(pred: np.ndarray,
         ``MATCHED_GT``, ``TOTAL_GT``).
     """
     check_boundary_options(matching, boundary, connectivity)
-    pred, gt = np.asarray(pred), np.asarray(gt)
-    if pred.shape != gt.shape or pred.ndim != 2:
-        raise ValueError(
-            f'prediction {pred.shape} and ground truth {gt.shape} must be '
-            'two maps of the same (H, W) shape')
-    check_label_range(gt, num_classes, ignore_index, 'the ground truth')
-    check_label_range(pred, num_classes, ignore_index, 'the prediction',
-                      allow_ignore=False)
+    pred, gt = check_label_maps(pred, gt, num_classes, ignore_index)
     radius = tolerance_in_pixels(tolerance, *gt.shape)
     pred = np.where(gt == ignore_index, ignore_index, pred)
     pred_points = class_boundaries(pred, ignore_index, boundary, connectivity)

@@ -56,6 +56,22 @@ def check_label_range(label: np.ndarray,
             f'{allowed}; check num_classes and ignore_index')
 
 
+def check_label_maps(pred: np.ndarray, gt: np.ndarray, num_classes: int,
+                     ignore_index: int) -> tuple:
+    """Refuse a prediction / ground-truth pair that is not two ``(H, W)``
+    maps of the same shape with ids in ``[0, num_classes)`` (the ground
+    truth may also hold ``ignore_index``); returns them as arrays."""
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    if pred.shape != gt.shape or pred.ndim != 2:
+        raise ValueError(
+            f'prediction {pred.shape} and ground truth {gt.shape} must be '
+            'two maps of the same (H, W) shape')
+    check_label_range(gt, num_classes, ignore_index, 'the ground truth')
+    check_label_range(pred, num_classes, ignore_index, 'the prediction',
+                      allow_ignore=False)
+    return pred, gt
+
+
 def percent_mean(values: np.ndarray) -> float:
     """Mean over the defined (non-NaN) values, in percent, 2 decimals.
 
