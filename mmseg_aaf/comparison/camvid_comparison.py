@@ -82,7 +82,8 @@ def build_config(method: Method, data_root: str, work_dir: str, seed: int,
     cfg.default_hooks.pop('visualization', None)
     cfg.log_level = 'ERROR'
     files = dict(PerClassIoUMetric='per_class_iou.json',
-                 BoundaryMetric='per_class_boundary.json')
+                 BoundaryMetric='per_class_boundary.json',
+                 BoundaryIoUMetric='per_class_boundary_iou.json')
     for metric in cfg.test_evaluator:
         if metric['type'] in files:
             metric['output_file'] = osp.join(work_dir, files[metric['type']])

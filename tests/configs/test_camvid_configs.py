@@ -3,6 +3,7 @@
 2-iteration run of tools/train.py and tools/test.py on a miniature CamVid
 converted from the SegNet layout (tests/configs/conftest.py)."""
 import math
+import shutil
 import sys
 
 import pytest
@@ -40,17 +41,34 @@ def baseline_of(name):
     return f'{net}_{backbone}_ce_{rest}'
 
 
+PAIRWISE = ('affinity', 'aaf')
+#: mmseg's own losses the comparison appends to PSPNet's CE, configured
+#: as their configs say (tests/configs/test_camvid_loss_configs.py holds
+#: what each computes on void).
+PER_PIXEL = dict(
+    lovasz=dict(type='LovaszLoss', loss_type='multi_class',
+                classes='present', per_image=False, reduction='none',
+                loss_weight=1.0),
+    dice=dict(type='DiceLoss', use_sigmoid=False, loss_weight=1.0))
+
+
 def test_one_config_per_method_and_scale():
     for suffix in ('camvid-cpu.py', 'camvid.py'):
         for method in ('ce', 'affinity', 'aaf'):
             matches = [
-                c for c in ALL_CONFIGS if c.endswith(f'_{method}_{suffix}')
+                c for c in ALL_CONFIGS
+                if c.startswith('pspnet_') and
+                c.endswith(f'_{method}_{suffix}')
             ]
             assert len(matches) == 1, (method, suffix, matches)
+    assert {(c.split('_')[0], method_of(c))
+            for c in CPU_CONFIGS} == {
+        ('pspnet', m) for m in ('ce', 'lovasz', 'dice', 'affinity', 'aaf')
+    } | {('deeplabv3plus', 'ce'), ('deeplabv3plus', 'aaf')}
 
 
 @pytest.mark.parametrize(
-    'name', [c for c in ALL_CONFIGS if method_of(c) != 'ce'])
+    'name', [c for c in ALL_CONFIGS if method_of(c) in PAIRWISE])
 def test_methods_differ_only_in_loss_wrapper_and_decay(name):
     cfg, baseline = load(name), load(baseline_of(name))
     assert covered(changed_keys(cfg, baseline), METHOD_CHANGES) == set()
@@ -74,6 +92,46 @@ def test_methods_differ_only_in_loss_wrapper_and_decay(name):
     assert 'custom_hooks' not in baseline
 
 
+@pytest.mark.parametrize('method', sorted(PER_PIXEL))
+def test_mmseg_loss_configs_differ_only_in_the_loss_list(method):
+    name = f'pspnet_r18_{method}_camvid-cpu.py'
+    cfg, baseline = load(name), load(baseline_of(name))
+    assert covered(changed_keys(cfg, baseline),
+                   {'model.decode_head.loss_decode'}) == set()
+    ce, extra = cfg.model.decode_head.loss_decode
+    assert ce == baseline.model.decode_head.loss_decode
+    assert extra == PER_PIXEL[method]
+    assert cfg.optim_wrapper == baseline.optim_wrapper
+
+
+def test_deeplabv3plus_shares_everything_but_the_decode_head():
+    deeplab = load('deeplabv3plus_r18_ce_camvid-cpu.py')
+    pspnet = load('pspnet_r18_ce_camvid-cpu.py')
+    changed = changed_keys(deeplab, pspnet)
+    assert changed and all(
+        k.startswith('model.decode_head.') for k in changed), changed
+    head = deeplab.model.decode_head
+    assert head.type == 'DepthwiseSeparableASPPHead'
+    assert 'pool_scales' not in head
+    assert head.loss_decode == pspnet.model.decode_head.loss_decode
+
+
+def test_deeplabv3plus_aaf_twin_is_what_the_config_tool_writes(tmp_path):
+    """The committed twin is the tool's output for the CE config (the
+    command in the CE config's header), byte for byte; written into a copy
+    of configs/ so that the relative _base_ path is the same."""
+    shutil.copytree(REPO_ROOT / 'configs', tmp_path / 'configs')
+    name = 'deeplabv3plus_r18_aaf_camvid-cpu.py'
+    (tmp_path / 'configs' / 'camvid' / name).unlink()
+    run_tool(
+        [sys.executable, str(REPO_ROOT / 'tools' / 'aaf_config.py'),
+         'configs/camvid/deeplabv3plus_r18_ce_camvid-cpu.py', '--out',
+         f'configs/camvid/{name}', '--loss-options', 'downsample=4'],
+        cwd=tmp_path)
+    assert (tmp_path / 'configs' / 'camvid' / name).read_text() == (
+        CONFIG_DIR / name).read_text()
+
+
 @pytest.mark.parametrize('name', ALL_CONFIGS)
 def test_data_and_evaluation(name):
     cfg = load(name)
@@ -90,7 +148,8 @@ def test_data_and_evaluation(name):
     assert test.data_prefix == dict(
         img_path='img_dir/val', seg_map_path='ann_dir/val')
     types = [m['type'] for m in cfg.test_evaluator]
-    assert types == ['PerClassIoUMetric', 'BoundaryMetric']
+    assert types == ['PerClassIoUMetric', 'BoundaryMetric',
+                     'BoundaryIoUMetric']
     assert cfg.model.decode_head.num_classes == 11
 
 
@@ -132,7 +191,8 @@ def test_train_two_iterations_then_test(name, run_dir, torch_home, tmp_path):
     rows = [row for row in scalars(work_dir) if 'loss' in row]
     assert rows
     key = dict(ce=None, affinity='decode.loss_affinity',
-               aaf='decode.loss_aaf')[method]
+               aaf='decode.loss_aaf', lovasz='decode.loss_lovasz',
+               dice='decode.loss_dice')[method]
     for row in rows:
         for k in filter(None, (key, 'decode.loss_ce', 'loss')):
             assert k in row and math.isfinite(row[k]), (k, row)
@@ -146,6 +206,7 @@ def test_train_two_iterations_then_test(name, run_dir, torch_home, tmp_path):
             for part in ('backbone', 'decode_head', 'auxiliary_head')
         ], cwd=run_dir, env_extra=dict(TORCH_HOME=str(torch_home)))
     metrics = metrics_json(test_dir)
-    for key in ('mIoU', 'aAcc', 'bFscore', 'bRecall', 'bPrecision'):
+    for key in ('mIoU', 'aAcc', 'bFscore', 'bRecall', 'bPrecision',
+                'mBIoU'):
         assert 0 <= metrics[key] <= 100, (key, metrics)
     assert 'missing keys' not in proc.stdout + proc.stderr
