@@ -2,6 +2,14 @@
 from setuptools import find_packages, setup
 
 
+def read_requirements(path):
+    """The requirement lines of ``path`` (comments and blanks dropped), so
+    that requirements/*.txt stay the one list."""
+    with open(path) as f:
+        lines = (line.split('#', 1)[0].strip() for line in f)
+        return [line for line in lines if line]
+
+
 def read_version():
     scope = {}
     with open('mmseg_aaf/version.py') as f:
@@ -30,7 +38,15 @@ setup(
         'matplotlib',
     ],
     extras_require={
-        'tests': ['pytest>=7'],
+        # What the test suite needs beyond the stack: pytest and the
+        # field's own tools as oracles.
+        'tests': read_requirements('requirements/tests.txt'),
+    },
+    entry_points={
+        'console_scripts': [
+            'mmseg-aaf-config = mmseg_aaf.cli.aaf_config:main',
+            'mmseg-aaf-publish = mmseg_aaf.cli.publish_model:main',
+        ],
     },
     zip_safe=False,
 )

@@ -1,12 +1,13 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
-"""Write the AAF twin of an mmseg config.
+"""``mmseg-aaf-config``: write the AAF twin of an mmseg config.
 
-Examples::
+The installed command, ``python -m mmseg_aaf.cli.aaf_config`` and the
+checkout's ``tools/aaf_config.py`` all run :func:`main`. Examples::
 
-    python tools/aaf_config.py \\
+    mmseg-aaf-config \\
         mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py
-    python tools/aaf_config.py my_configs/ocrnet.py --out my_configs/
-    python tools/aaf_config.py CONFIG --method affinity --aux
+    mmseg-aaf-config my_configs/ocrnet.py --out my_configs/
+    mmseg-aaf-config CONFIG --method affinity --aux
 
 The written config ``_base_``-s CONFIG and changes only what switching the
 method on needs (the loss lists of the carrying heads, the optimizer
@@ -18,14 +19,16 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import DictAction
 
-from mmseg_aaf.apis.aaf_config import (RefusedConfig,  # noqa: E402
-                                       make_twin, resolve_config_path)
+from . import error
+from ..apis.aaf_config import (RefusedConfig, UnknownLossOption, make_twin,
+                               resolve_config_path)
 
 
-def parse_args(argv=None):
+def parse_args(argv=None, prog=None):
     parser = argparse.ArgumentParser(
+        prog=prog,
         description='Write a config that switches AAF (or the fixed '
         'affinity field) on for an mmseg config')
     parser.add_argument(
@@ -51,6 +54,12 @@ def parse_args(argv=None):
         help='add KernelSizeLoggerHook (per-class effective kernel sizes '
         'in the log; aaf only)')
     parser.add_argument(
+        '--loss-options',
+        nargs='+',
+        action=DictAction,
+        help='settings of the appended loss that replace its defaults, '
+        'key=value, e.g. downsample=4 kernel_sizes="(3,5)"')
+    parser.add_argument(
         '--force', action='store_true', help='overwrite an existing file')
     return parser.parse_args(argv)
 
@@ -64,16 +73,18 @@ def output_path(config: str, method: str, out) -> str:
     return out
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def main(argv=None, prog=None) -> int:
+    """Run the command on ``argv`` (default: ``sys.argv[1:]``); returns
+    the exit status: 0, or 1 after one ``error:`` line."""
+    args = parse_args(argv, prog)
     path = resolve_config_path(args.config)
     if not osp.isfile(path):
-        return _error(f'config not found: {args.config}')
+        return error(f'config not found: {args.config}')
     out = output_path(args.config, args.method, args.out)
     if osp.exists(out) and not args.force:
-        return _error(f'{out} exists; pass --force to overwrite it')
+        return error(f'{out} exists; pass --force to overwrite it')
     if args.log_kernel_sizes and args.method != 'aaf':
-        return _error('--log-kernel-sizes needs --method aaf (only AAF '
+        return error('--log-kernel-sizes needs --method aaf (only AAF '
                       'learns kernel sizes)')
     try:
         twin = make_twin(
@@ -81,11 +92,14 @@ def main(argv=None) -> int:
             out,
             method=args.method,
             aux=args.aux,
-            log_kernel_sizes=args.log_kernel_sizes)
+            log_kernel_sizes=args.log_kernel_sizes,
+            loss_options=args.loss_options)
     except RefusedConfig as exc:
-        return _error(f'cannot add {args.method} to {args.config}: {exc}')
+        return error(f'cannot add {args.method} to {args.config}: {exc}')
+    except UnknownLossOption as exc:
+        return error(str(exc))
     except Exception as exc:  # an unreadable config
-        return _error(f'cannot read {args.config}: '
+        return error(f'cannot read {args.config}: '
                       f'{type(exc).__name__}: {exc}')
     try:
         if osp.dirname(out):
@@ -93,7 +107,7 @@ def main(argv=None) -> int:
         with open(out, 'w') as f:
             f.write(twin.text)
     except OSError as exc:
-        return _error(f'cannot write {out}: {exc.strerror}')
+        return error(f'cannot write {out}: {exc.strerror}')
     for p in twin.placements:
         print(f'{p.place} ({p.head_type}): {args.method} loss appended')
     for place, head_type, reason in twin.skipped:
@@ -103,11 +117,6 @@ def main(argv=None) -> int:
               f'(optimizer {twin.optimizer_type} inherited)')
     print(f'wrote {out}')
     return 0
-
-
-def _error(message: str) -> int:
-    print(f'error: {message}', file=sys.stderr)
-    return 1
 
 
 if __name__ == '__main__':
