@@ -14,14 +14,13 @@ pixels). Exactly what is computed:
    in the (equally masked) prediction alike, so a prediction equal to the
    ground truth scores 1 and nothing predicted inside an ignored region
    counts.
-2. **Band.** The boundary band of a binary mask ``M`` is ``M`` minus its
-   erosion by ``d`` pixels, as the official ``mask_to_boundary``: ``M`` is
-   padded by one pixel of zeros (so the image border counts as contour),
-   eroded ``d`` times with the full 3x3 square, and cropped back. So a
-   pixel of ``M`` is in the band when some pixel within Chebyshev
-   distance ``d`` is outside ``M`` or outside the image. ``d =
-   max(1, int(round(dilation_ratio * sqrt(H**2 + W**2))))`` with Python's
-   ``round`` (halves to even), per image.
+2. **Band.** ``B(M)``, the boundary band of a binary mask ``M``: the
+   pixels of ``M`` within ``d`` (Chebyshev) of its outside or of the image
+   border, as the official ``mask_to_boundary``, with ``d`` a fraction
+   ``dilation_ratio`` of the image diagonal (at least 1), per image;
+   defined exactly in :mod:`mmseg_aaf.evaluation.metrics.boundaries`
+   ("Boundary IoU bands"), with the semantic boundaries of
+   ``BoundaryMetric``.
 3. **Aggregation.** Per class, ``|B(G_c) & B(P_c)|`` and ``|B(G_c) |
    B(P_c)|`` are summed over the evaluated images; Boundary IoU of ``c``
    is their ratio, NaN when the summed union is empty (the class has no
@@ -29,11 +28,9 @@ pixels). Exactly what is computed:
    reported ``mBIoU`` is the mean over the classes that are not NaN, in
    percent, rounded to 2 decimals like ``IoUMetric``'s ``mIoU``.
 """
-import math
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-import cv2
 import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
@@ -41,6 +38,7 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 
 from ..per_class_results import dump_per_class_results
+from .boundaries import band_width, check_dilation_ratio, mask_boundary_band
 from .metric_utils import (check_label_maps, label_map_from_sample,
                            log_class_table, percent_mean, safe_divide)
 
@@ -51,42 +49,6 @@ CITYSCAPES_DILATION_RATIO = 0.005
 
 #: Rows of the per-image statistics of :func:`boundary_iou_counts`.
 INTERSECTION, UNION = range(2)
-
-_SQUARE = np.ones((3, 3), dtype=np.uint8)
-
-
-def check_dilation_ratio(dilation_ratio: float) -> None:
-    if isinstance(dilation_ratio, bool) or not isinstance(
-            dilation_ratio, (int, float)) or not (0 < dilation_ratio < 1):
-        raise ValueError('dilation_ratio must be a fraction of the image '
-                         f'diagonal in (0, 1), got {dilation_ratio!r}')
-
-
-def band_width(height: int, width: int, dilation_ratio: float) -> int:
-    """``d`` of the band for an ``height x width`` image (at least 1)."""
-    return max(1, int(round(dilation_ratio * math.hypot(height, width))))
-
-
-def mask_boundary_band(mask: np.ndarray, width: int) -> np.ndarray:
-    """The pixels of ``mask`` within ``width`` (Chebyshev) of its outside.
-
-    Args:
-        mask (np.ndarray): ``(H, W)`` bool.
-        width (int): ``d >= 1``.
-
-    Returns:
-        np.ndarray: ``(H, W)`` bool, ``mask`` minus its erosion by ``d``
-        3x3 steps with zeros beyond the image border.
-    """
-    if width < 1:
-        raise ValueError(f'the band width must be >= 1, got {width}')
-    mask = np.ascontiguousarray(mask, dtype=np.uint8)
-    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT,
-                                value=0)
-    # cv2.erode treats the outside of the padded image as foreground, so
-    # the one-pixel zero frame is what makes the border a contour.
-    eroded = cv2.erode(padded, _SQUARE, iterations=width)[1:-1, 1:-1]
-    return (mask > eroded)
 
 
 def boundary_iou_counts(pred: np.ndarray,
@@ -132,9 +94,10 @@ def boundary_iou_scores(counts: np.ndarray) -> Dict[str, np.ndarray]:
 class BoundaryIoUMetric(BaseMetric):
     """Boundary IoU per class and its class mean ``mBIoU``.
 
-    Bands, the treatment of ignored pixels and the dataset aggregation are
+    The treatment of ignored pixels and the dataset aggregation are
     defined exactly in :mod:`mmseg_aaf.evaluation.metrics.
-    boundary_iou_metric`. It reads ``pred_sem_seg`` and ``gt_sem_seg`` like
+    boundary_iou_metric`, the bands in :mod:`mmseg_aaf.evaluation.metrics.
+    boundaries`. It reads ``pred_sem_seg`` and ``gt_sem_seg`` like
     ``IoUMetric`` and goes into any evaluator list::
 
         val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']),
