@@ -21,7 +21,7 @@ import sys
 
 from mmengine.config import DictAction
 
-from . import error
+from . import error, quiet_setuptools
 from ..apis.aaf_config import (RefusedConfig, UnknownLossOption, make_twin,
                                resolve_config_path)
 
@@ -77,6 +77,7 @@ def main(argv=None, prog=None) -> int:
     """Run the command on ``argv`` (default: ``sys.argv[1:]``); returns
     the exit status: 0, or 1 after one ``error:`` line."""
     args = parse_args(argv, prog)
+    quiet_setuptools()
     path = resolve_config_path(args.config)
     if not osp.isfile(path):
         return error(f'config not found: {args.config}')

@@ -8,7 +8,7 @@ import sys
 
 from mmengine.config import Config
 
-from . import error
+from . import error, quiet_setuptools
 
 
 def parse_args(argv=None, prog=None):
@@ -28,6 +28,7 @@ def parse_args(argv=None, prog=None):
 
 def main(argv=None, prog=None) -> int:
     args = parse_args(argv, prog)
+    quiet_setuptools()
     from ..apis.publish import PublishError, publish_checkpoint
     from ..utils.checkpoint_compat import CHECKPOINT_ERRORS
     if not osp.isfile(args.in_file):

@@ -1,4 +1,6 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
+import re
+
 import numpy as np
 import pytest
 from mmengine.config import Config
@@ -100,3 +102,39 @@ def test_split_is_chosen_by_data_prefix(camvid):
     assert len(dataset) == 2
     assert all('/img_dir/train/' in info['img_path']
                for info in dataset.load_data_list())
+
+
+@pytest.mark.parametrize('size', [(96, 36), (48, 72)],
+                         ids=['height-only', 'width-only'])
+def test_annotation_differing_in_one_side_is_named(camvid, tmp_path, size):
+    """A label of the image's width but another height (or the reverse)
+    is refused as well, by name."""
+    import shutil
+    root = tmp_path / 'data'
+    shutil.copytree(camvid, root)
+    label = root / 'ann_dir' / 'train' / '0001TP_006720.png'
+    Image.new('L', size).save(label)
+    width, height = size
+    name = re.escape(str(label))
+    with pytest.raises(ValueError, match=(
+            rf'CamVidDataset: 1 label map\(s\) differ in size from their '
+            rf'image: {name} is {width}x{height}, its image '
+            r'.*0001TP_006720.png 96x72')):
+        build(root, split='train')
+
+
+@pytest.mark.parametrize('content', [
+    b'not a png at all',
+    b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIH',  # header cut inside IHDR
+], ids=['garbage', 'truncated-header'])
+def test_annotation_with_an_unreadable_header_is_named(camvid, tmp_path,
+                                                      content):
+    import shutil
+    root = tmp_path / 'data'
+    shutil.copytree(camvid, root)
+    label = root / 'ann_dir' / 'train' / '0001TP_006720.png'
+    label.write_bytes(content)
+    name = re.escape(str(label))
+    with pytest.raises(ValueError, match=(
+            rf'CamVidDataset: 1 file\(s\) cannot be read: {name} \(')):
+        build(root, split='train')

@@ -1,4 +1,6 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
+import re
+
 import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
@@ -133,3 +135,33 @@ def test_missing_split_file_is_an_error(tmp_path):
     converted(tmp_path, ids=['00001'])
     with pytest.raises(FileNotFoundError, match='nope.txt'):
         build(tmp_path, ann_file='nope.txt')
+
+
+@pytest.mark.parametrize('size', [(128, 10), (20, 64)],
+                         ids=['height-only', 'width-only'])
+def test_label_differing_in_one_side_is_named(tmp_path, size):
+    """Width equal but height not (or the reverse) is a mismatch too."""
+    root = converted(tmp_path, ids=['00001', '00002'])
+    label = root / 'labels' / '00002_labelTrainIds.png'
+    Image.new('L', size).save(label)
+    width, height = size
+    with pytest.raises(ValueError) as error:
+        build(root)
+    assert str(error.value) == (
+        f'GTA5Dataset: 1 label map(s) differ in size from their image: '
+        f'{label} is {width}x{height}, its image '
+        f'{root}/images/00002.png 128x64')
+
+
+@pytest.mark.parametrize('content', [
+    b'not a png at all',
+    b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIH',  # header cut inside IHDR
+], ids=['garbage', 'truncated-header'])
+def test_label_with_an_unreadable_header_is_named(tmp_path, content):
+    root = converted(tmp_path, ids=['00001', '00002'])
+    label = root / 'labels' / '00002_labelTrainIds.png'
+    label.write_bytes(content)
+    name = re.escape(str(label))
+    with pytest.raises(ValueError, match=(
+            rf'^GTA5Dataset: 1 file\(s\) cannot be read: {name} \(')):
+        build(root)

@@ -117,3 +117,69 @@ def test_non_dense_logits_are_refused_with_the_reason(shape):
     message = str(info.value)
     assert 'dense class logits (N, C, H, W)' in message
     assert 'PointHead' in message
+
+
+class _RecordingLoss(nn.Module):
+    """Records the logits it is called on; adds nothing to the loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, logits, label, ignore_index=255, **kwargs):
+        self.seen.append(logits)
+        return 0 * logits.sum()
+
+    @property
+    def loss_name(self):
+        return 'loss_recorded_issue22'
+
+
+def test_affinity_pid_head_applies_appended_losses_to_the_integral_logits():
+    """Not to the P-branch (nor D-branch): the I-branch is what PIDNet
+    predicts at inference."""
+    from mmengine.structures import PixelData
+    from mmseg.models.utils import resize
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    MODELS.register_module(
+        name='RecordingLossIssue22', module=_RecordingLoss, force=True)
+    head = MODELS.build(
+        dict(
+            type='AffinityPIDHead',
+            in_channels=8,
+            channels=4,
+            num_classes=3,
+            loss_decode=[
+                dict(type='CrossEntropyLoss', loss_weight=0.4),
+                dict(type='OhemCrossEntropy', thres=0.9, min_kept=16),
+                dict(type='BoundaryLoss', loss_weight=20.0),
+                dict(type='OhemCrossEntropy', thres=0.9, min_kept=16),
+                dict(type='RecordingLossIssue22'),
+            ]))
+    recorder = head.loss_decode[4]
+    torch.manual_seed(0)
+    p_logit = torch.randn(2, 3, 4, 4)
+    i_logit = torch.randn(2, 3, 4, 4)
+    d_logit = torch.randn(2, 1, 4, 4)
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, 3, (1, 8, 8), dtype=torch.long))
+        sample.gt_edge_map = PixelData(
+            data=torch.randint(0, 2, (1, 8, 8), dtype=torch.long))
+        samples.append(sample)
+    losses = head.loss_by_feat((p_logit, i_logit, d_logit), samples)
+    assert 'loss_recorded_issue22' in losses
+    [seen] = recorder.seen
+
+    def upsampled(logits):
+        return resize(
+            logits, size=(8, 8), mode='bilinear',
+            align_corners=head.align_corners)
+
+    assert seen.shape == (2, 3, 8, 8)
+    assert torch.equal(seen, upsampled(i_logit))
+    assert not torch.equal(seen, upsampled(p_logit))
