@@ -14,6 +14,15 @@ effect:
   never call an appended one: their type becomes the plugin's
   ``AffinityDDRHead`` / ``AffinityPIDHead``, which also apply the losses
   after the positional ones to the head's main output.
+* Mask2Former's and MaskFormer's heads train by mask classification and
+  drop unknown keys: their type becomes the plugin's
+  ``AffinityMask2FormerHead`` / ``AffinityMaskFormerHead`` and the loss goes
+  under ``loss_affinity``, applied to the per-pixel class distribution of
+  inference on the stride-4 mask grid (``downsample`` counted on that grid:
+  the loss's 8 input pixels become 2 mask cells).
+* A pixel sampler (OHEM) on the carrying head is kept: it still chooses
+  the pixels of the per-pixel losses, while the pairwise loss ignores its
+  weights and keeps every valid pixel pair.
 * the optimizer is inherited untouched; only the wrapper type changes
   (``OptimWrapper`` -> ``AdversarialOptimWrapper``, ``AmpOptimWrapper`` ->
   ``AdversarialAmpOptimWrapper``, which keeps ``loss_scale`` and
@@ -70,16 +79,31 @@ POSITIONAL_HEADS = {
     'PIDHead': 'AffinityPIDHead',
 }
 
+#: Mask-classification heads -> the plugin's subclass that takes the loss
+#: as ``loss_affinity`` (see mmseg_aaf.models.decode_heads).
+MASK_CLASSIFICATION_HEADS = {
+    'Mask2FormerHead': 'AffinityMask2FormerHead',
+    'MaskFormerHead': 'AffinityMaskFormerHead',
+}
+
+#: Stride of the mask logits of the mask-classification heads (the pixel
+#: decoder's finest level, 1/4 of the input for every zoo backbone); the
+#: loss's ``downsample`` is divided by it.
+MASK_STRIDE = 4
+
 #: Heads without dense per-pixel class logits in training.
 NON_DENSE_HEADS = {
     'PointHead': 'it trains on point-sampled logits (N, C, P), not dense '
     '(N, C, H, W) maps, so pixel pairs do not exist',
-    'MaskFormerHead': 'it trains by mask classification (per-query masks '
-    'and classes matched to instances), not on per-pixel class logits',
-    'Mask2FormerHead': 'it trains by mask classification (per-query masks '
-    'and classes matched to instances), not on per-pixel class logits',
     'SideAdapterCLIPHead': 'it trains by mask classification against CLIP '
-    'text embeddings, not on per-pixel class logits',
+    'text embeddings (MultimodalEncoderDecoder), and two things a twin '
+    'needs are missing: its frozen CLIP image and text encoders come from '
+    "a checkpoint downloaded at initialisation (Pretrained_Part of the "
+    "config's pretrained URL), so it cannot be built from random init and "
+    'train-step tested offline; and its loss_by_feat asserts on every '
+    'loss_decode name but loss_cls_ce, loss_mask_ce and loss_mask_dice, '
+    'so an appended loss fails and adding one needs a subclass that '
+    'rewrites loss_by_feat (its masks are at 1/16)',
     'VPDDepthHead': 'it regresses depth, not class logits',
 }
 
@@ -118,12 +142,16 @@ class Placement:
     place: str
     head_type: str
     num_classes: int
-    loss_index: int
+    loss_index: Optional[int]
     note: str = ''
 
     @property
     def loss_place(self) -> str:
-        """The loss module's name in the model."""
+        """The loss module's name in the model: an entry of
+        ``loss_decode``, or a mask-classification head's
+        ``loss_affinity`` (``loss_index`` None)."""
+        if self.loss_index is None:
+            return f'{self.place}.loss_affinity'
         return f'{self.place}.loss_decode.{self.loss_index}'
 
 
@@ -208,6 +236,15 @@ def classify_head(place: str, head: dict) -> Tuple[str, str]:
         return 'positional', POSITIONAL_HEADS[head_type]
     if head_type in POSITIONAL_HEADS.values():  # already the subclass
         return 'positional', head_type
+    if head_type in MASK_CLASSIFICATION_HEADS:
+        return 'mask', MASK_CLASSIFICATION_HEADS[head_type]
+    if head_type in MASK_CLASSIFICATION_HEADS.values():
+        if head.get('loss_affinity'):
+            raise RefusedConfig(
+                place, head_type, 'it already carries a loss_affinity '
+                f"({head['loss_affinity'].get('type', '?')}); the head takes "
+                'one pairwise loss')
+        return 'mask', head_type
     try:
         cls = _head_class(head_type)
     except KeyError:
@@ -221,13 +258,6 @@ def classify_head(place: str, head: dict) -> Tuple[str, str]:
         raise RefusedConfig(
             place, head_type, 'it computes its losses in its own '
             'loss/loss_by_feat, so an appended loss may never be called')
-    sampler = head.get('sampler')
-    if sampler:
-        raise RefusedConfig(
-            place, head_type,
-            f"it has a pixel sampler ({sampler.get('type', sampler)}) whose "
-            'per-pixel weights have no meaning for pixel pairs; remove the '
-            'sampler first')
     num_classes = _head_setting(head, cls, 'num_classes')
     out_channels = _head_setting(head, cls, 'out_channels')
     if out_channels is not None and out_channels != num_classes:
@@ -235,7 +265,17 @@ def classify_head(place: str, head: dict) -> Tuple[str, str]:
             place, head_type, f'it predicts out_channels={out_channels} '
             f'for num_classes={num_classes} (a sigmoid head); the pairwise '
             'loss needs one softmax channel per class')
-    return 'dense', DELEGATING_HEADS.get(cls.__name__) or ''
+    notes = [DELEGATING_HEADS.get(cls.__name__) or '']
+    sampler = head.get('sampler')
+    if sampler:
+        kind = sampler.get('type', sampler) if isinstance(
+            sampler, dict) else sampler
+        notes.append(
+            f'its pixel sampler ({kind}) still chooses the pixels of the '
+            'per-pixel losses as before; the pairwise loss ignores the '
+            "sampler's weights and keeps every valid pixel pair (to the "
+            "sampler's loss ranking it adds 0 per pixel)")
+    return 'dense', '; '.join(n for n in notes if n)
 
 
 def _losses(head: dict) -> list:
@@ -272,6 +312,9 @@ def _add_loss(place: str, head: dict, loss: dict,
             'least 2 classes')
     new_head = _plain(head)
     note = detail
+    if kind == 'mask':
+        return _add_mask_loss(place, head, new_head, detail, num_classes,
+                              loss, placements)
     if kind == 'positional' and detail != head['type']:
         new_head['type'] = detail
         note = (f'type {head["type"]} -> {detail}: {head["type"]} calls its '
@@ -284,6 +327,37 @@ def _add_loss(place: str, head: dict, loss: dict,
     ]
     placements.append(
         Placement(place, head['type'], num_classes, len(inherited), note))
+    return new_head
+
+
+def _add_mask_loss(place, head, new_head, subclass, num_classes, loss,
+                   placements):
+    """A mask-classification head: the subclass, the loss as
+    ``loss_affinity`` with ``downsample`` on the mask grid."""
+    downsample = loss.get('downsample', 8)
+    if downsample % MASK_STRIDE:
+        raise RefusedConfig(
+            place, head['type'], f'downsample={downsample} is not a '
+            f'multiple of the mask stride {MASK_STRIDE}: {subclass} '
+            'evaluates the field on the mask grid (1/4 of the input), '
+            f'where downsample counts mask cells; use {MASK_STRIDE} x k')
+    new_head['type'] = subclass
+    new_head['loss_affinity'] = dict(
+        type=loss['type'], num_classes=num_classes,
+        **{k: v for k, v in loss.items() if k != 'type'})
+    new_head['loss_affinity']['downsample'] = downsample // MASK_STRIDE
+    note = (f'{head["type"]} trains by mask classification; {subclass} '
+            'applies the loss to the class distribution inference uses '
+            "(softmax(cls)[..., :-1] x sigmoid(mask), summed over queries, "
+            'normalised over classes) of the last decoder layer on the '
+            f'stride-{MASK_STRIDE} mask grid, labels sampled nearest onto it'
+            f'; downsample={downsample} input pixels is '
+            f'{downsample // MASK_STRIDE} mask cell(s)')
+    if subclass == head['type']:
+        note = ('the loss is applied to the class distribution of '
+                'inference on the mask grid')
+    placements.append(
+        Placement(place, head['type'], num_classes, None, note))
     return new_head
 
 
@@ -359,7 +433,10 @@ def _carry_auxiliary_heads(auxiliary_head, loss, num_classes, placements,
 def _merge_part(new_head: dict, old_head: dict) -> dict:
     """What a dict that merges into ``old_head`` must say: the new loss
     list, and the type where it changed."""
-    part = dict(loss_decode=new_head['loss_decode'])
+    if 'loss_affinity' in new_head:
+        part = dict(loss_affinity=new_head['loss_affinity'])
+    else:
+        part = dict(loss_decode=new_head['loss_decode'])
     if new_head['type'] != old_head.get('type'):
         part = dict(type=new_head['type'], **part)
     return part
@@ -442,6 +519,20 @@ def _optim_wrapper(cfg: Config, method: str) -> Tuple[str, str]:
     return old, ADVERSARIAL_WRAPPERS[old]
 
 
+def _import_custom_modules(cfg: Config) -> None:
+    """Import the config's ``custom_imports``, so that heads registered by
+    the user's own plugins are classified by their class. One that cannot
+    be imported (e.g. mmdet, not installed) is skipped with mmengine's
+    warning: its heads are then classified by name where possible, and the
+    twin is still written."""
+    from mmengine.utils import import_modules_from_strings
+    imports = (cfg.get('custom_imports') or {}).get('imports', [])
+    imports = [imports] if isinstance(imports, str) else list(imports)
+    imports = [m for m in imports if m != 'mmseg_aaf']
+    if imports:
+        import_modules_from_strings(imports, allow_failed_imports=True)
+
+
 def make_twin(config: str,
               out_path: str,
               method: str = 'aaf',
@@ -477,8 +568,12 @@ def make_twin(config: str,
     if method not in METHOD_LOSSES:
         raise ValueError(f'method must be one of {sorted(METHOD_LOSSES)}, '
                          f'got {method!r}')
-    cfg = loaded if loaded is not None else Config.fromfile(
-        resolve_config_path(config), import_custom_modules=False)
+    if loaded is None:
+        cfg = Config.fromfile(resolve_config_path(config),
+                              import_custom_modules=False)
+        _import_custom_modules(cfg)
+    else:
+        cfg = loaded
     model = cfg.get('model')
     if not model or 'decode_head' not in model:
         raise RefusedConfig(
@@ -561,8 +656,10 @@ def _render(config: str, base: str, method: str, twin: Twin,
              f'{base}, written by tools/aaf_config.py: everything not set '
              'here is inherited.']
     for p in twin.placements:
-        notes.append(f'{loss_type} (num_classes={p.num_classes}) appended to '
-                     f'the loss_decode of {p.place} ({p.head_type})' +
+        where = ('set as the loss_affinity' if p.loss_index is None else
+                 'appended to the loss_decode')
+        notes.append(f'{loss_type} (num_classes={p.num_classes}) {where} '
+                     f'of {p.place} ({p.head_type})' +
                      (f'; {p.note}' if p.note else '') + '.')
     for place, head_type, reason in twin.skipped:
         notes.append(f'Not on {place} ({head_type}): {reason}.')

@@ -15,7 +15,10 @@ files:
   plugin removed: the pairwise losses from every ``loss_decode``, the
   adversarial optimizer wrapper (back to mmengine's), the plugin's hooks
   and ``mmseg_aaf`` in ``custom_imports``; ``AffinityDDRHead`` /
-  ``AffinityPIDHead`` go back to mmseg's ``DDRHead`` / ``PIDHead``.
+  ``AffinityPIDHead`` go back to mmseg's ``DDRHead`` / ``PIDHead``, and
+  ``AffinityMask2FormerHead`` / ``AffinityMaskFormerHead`` to
+  ``Mask2FormerHead`` / ``MaskFormerHead`` without their ``loss_affinity``
+  and ``affinity_all_layers``.
 
 Everything left in the published file loads with ``torch.load(...,
 weights_only=True)``, and the dumped config builds with mmseg alone.
@@ -35,7 +38,14 @@ from ..visualization.kernel_sizes import (EDGE_SUFFIX, NONEDGE_SUFFIX,
 #: Loss types of the plugin, dropped from every ``loss_decode``.
 PAIRWISE_LOSSES = ('AAFLoss', 'AffinityLoss')
 #: The plugin's heads -> the mmseg heads they extend (same parameters).
-PLUGIN_HEADS = {'AffinityDDRHead': 'DDRHead', 'AffinityPIDHead': 'PIDHead'}
+PLUGIN_HEADS = {
+    'AffinityDDRHead': 'DDRHead',
+    'AffinityPIDHead': 'PIDHead',
+    'AffinityMask2FormerHead': 'Mask2FormerHead',
+    'AffinityMaskFormerHead': 'MaskFormerHead',
+}
+#: Keys only the plugin's mask-classification heads take.
+PLUGIN_HEAD_KEYS = ('loss_affinity', 'affinity_all_layers')
 #: The plugin's optimizer wrappers -> mmengine's.
 PLUGIN_WRAPPERS = {
     'AdversarialOptimWrapper': 'OptimWrapper',
@@ -72,6 +82,11 @@ def _heads(model: dict) -> List[Tuple[str, dict]]:
 
 
 def _strip_losses(place: str, head: dict, removed: List[str]) -> None:
+    for key in PLUGIN_HEAD_KEYS:
+        if key in head and head.get('type') in PLUGIN_HEADS:
+            value = head.pop(key)
+            removed.append(f'{place}: {key}' + (
+                f' ({value["type"]})' if isinstance(value, dict) else ''))
     losses = head.get('loss_decode')
     if losses is None:
         return
@@ -192,6 +207,10 @@ def _kernel_sizes(state_dict, cfg: Optional[Config]) -> List[Dict]:
     sizes_by_place = {}
     if cfg is not None:
         for place, head in _heads(cfg.model):
+            single = head.get('loss_affinity')
+            if isinstance(single, dict) and single.get('type') == 'AAFLoss':
+                sizes_by_place[f'{place}.loss_affinity'] = tuple(
+                    single.get('kernel_sizes', (3, 5, 7)))
             losses = head.get('loss_decode')
             losses = [losses] if isinstance(losses, dict) else losses or []
             for i, loss in enumerate(losses):

@@ -110,7 +110,9 @@ class _GradientAscentMixin:
                 f'{type(self).__name__}: the model has no AAFLoss or '
                 'AffinityLoss, so AAF is NOT active: this run trains '
                 'without it. Put the loss in a decode head\'s loss_decode '
-                '(tools/aaf_config.py writes a config that does).',
+                '(or the loss_affinity of AffinityMask2FormerHead / '
+                'AffinityMaskFormerHead; tools/aaf_config.py writes a config '
+                'that does).',
                 logger='current', level=logging.WARNING)
         elif not self.ascent_params:
             print_log(
@@ -128,17 +130,24 @@ class _GradientAscentMixin:
         name = (self._ascent_places or {}).get(
             id(param), f'<size logits of shape {tuple(param.shape)}>')
         place = name.rsplit('.', 1)[0]
-        head = place.split('.loss_decode')[0]
+        head, _, slot = place.partition('.loss_decode')
+        if not slot and place.endswith('.loss_affinity'):
+            head = place[:-len('.loss_affinity')]
+            what = 'its loss_affinity'
+        else:
+            what = 'that entry of its loss_decode'
         head_type = getattr(self, '_head_types', {}).get(head, 'its head')
         return (
             f'The AAFLoss at {place} got no gradient in this step: it was '
-            f'built but never called. {head_type} does not apply that entry '
-            'of its loss_decode to dense logits (DDRHead and PIDHead call '
-            'their losses by position; heads with their own loss(), such as '
-            'PointHead or Mask2FormerHead, ignore appended losses), so AAF '
-            'would not train. Write the config with tools/aaf_config.py, '
-            'which puts the loss where it is called or refuses the head, or '
-            'remove the loss.')
+            f'built but never called. {head_type} does not apply {what} to '
+            'dense class scores (DDRHead and PIDHead call their losses by '
+            'position; heads with their own loss(), such as PointHead, '
+            'ignore appended losses; Mask2FormerHead and MaskFormerHead take '
+            'the loss only as the loss_affinity of AffinityMask2FormerHead / '
+            'AffinityMaskFormerHead, whose loss() calls it), so AAF would '
+            'not train. Write the config with tools/aaf_config.py, which '
+            'puts the loss where it is called or refuses the head, or remove '
+            'the loss.')
 
     def _flip_ascent_grads(self, ascending: bool) -> None:
         for param in self.ascent_params:

@@ -160,3 +160,53 @@ def recorded_loss_inputs(module: torch.nn.Module
         yield calls
     finally:
         handle.remove()
+
+
+#: Head types whose zoo models are too big for a CPU test step, and what
+#: :func:`shrink_mask_classification` makes of them.
+MASK_CLASSIFICATION_HEAD_TYPES = ('Mask2FormerHead', 'MaskFormerHead',
+                                  'AffinityMask2FormerHead',
+                                  'AffinityMaskFormerHead')
+
+
+def shrink_mask_classification(model_cfg: ConfigDict,
+                               num_queries: int = 4,
+                               decoder_layers: int = 2,
+                               width: int = 32) -> None:
+    """Make a ResNet Mask2Former / MaskFormer model config test-sized, in
+    place: ResNet-18 backbone, ``width`` channels everywhere in the head
+    (4 attention heads, 8 GN groups), ``num_queries`` queries,
+    ``decoder_layers`` decoder and 1 pixel-decoder encoder layers, 256
+    sampled mask points. The architecture and the losses stay the zoo's.
+    """
+    model_cfg.backbone.depth = 18
+    head = model_cfg.decode_head
+    head.in_channels = [64, 128, 256, 512]
+    head.num_queries = num_queries
+    head.transformer_decoder.num_layers = decoder_layers
+    encoder = head.pixel_decoder.get('encoder')
+    if encoder is not None:
+        encoder.num_layers = 1
+    if head.get('train_cfg', {}).get('num_points'):
+        head.train_cfg.num_points = 256
+
+    def visit(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ('feat_channels', 'out_channels', 'embed_dims'):
+                    node[key] = width
+                elif key == 'feedforward_channels':
+                    node[key] = 2 * width
+                elif key == 'num_heads':
+                    node[key] = 4
+                elif key == 'num_feats':
+                    node[key] = width // 2
+                elif key == 'num_groups':
+                    node[key] = 8
+                else:
+                    visit(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                visit(value)
+
+    visit(head)

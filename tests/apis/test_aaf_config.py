@@ -1,6 +1,8 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """tools/aaf_config.py and the decisions of :func:`make_twin` on the
 upstream configs a user starts from."""
+import importlib
+import os
 import importlib.util
 import subprocess
 import sys
@@ -22,10 +24,10 @@ CONVNEXT_AMP = ('mmseg::convnext/'
 POINTREND = 'mmseg::point_rend/pointrend_r50_4xb2-80k_cityscapes-512x1024.py'
 DDRNET = ('mmseg::ddrnet/'
           'ddrnet_23-slim_in1k-pre_2xb6-120k_cityscapes-1024x1024.py')
-MASK2FORMER = ('mmseg::mask2former/'
-               'mask2former_r50_8xb2-90k_cityscapes-512x1024.py')
-OHEM = ('mmseg::deeplabv3/'
-        'deeplabv3_r101-d16-mg124_4xb2-40k_cityscapes-512x1024.py')
+# Mask2Former and the OHEM configs are written now:
+# tests/apis/test_aaf_config_mask.py, test_aaf_config_ohem.py.
+SAN = 'mmseg::san/san-vit-b16_coco-stuff164k-640x640.py'
+VPD = 'mmseg::vpd/vpd_sd_4xb8-25k_nyu-480x480.py'
 
 
 def _tool():
@@ -157,8 +159,8 @@ def test_affinity_method_keeps_the_wrapper(tmp_path):
 
 
 @pytest.mark.parametrize('config, head, reason', [
-    (MASK2FORMER, 'Mask2FormerHead', 'mask classification'),
-    (OHEM, 'ASPPHead', 'pixel sampler'),
+    (SAN, 'SideAdapterCLIPHead', 'mask classification against CLIP'),
+    (VPD, 'VPDDepthHead', 'regresses depth'),
 ])
 def test_refusals_name_the_head_and_the_reason(config, head, reason,
                                                tmp_path):
@@ -205,7 +207,7 @@ def test_cli_writes_the_twin(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('argv, message', [
-    ([MASK2FORMER], 'decode_head (Mask2FormerHead): it trains by mask'),
+    ([SAN], 'decode_head (SideAdapterCLIPHead): it trains by mask'),
     (['mmseg::nope/missing.py'], 'config not found'),
     ([PSPNET, '--method', 'affinity', '--log-kernel-sizes'],
      '--log-kernel-sizes needs --method aaf'),
@@ -220,3 +222,110 @@ def test_cli_errors_are_one_line(argv, message, tmp_path):
     assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
     assert message in lines[0]
     assert not (tmp_path / 'x.py').exists()
+
+
+def _tool_error(config, out, cwd, env=None) -> str:
+    """Run the tool on ``config``; it must exit 1 with one error line,
+    which is returned."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / 'tools' / 'aaf_config.py'),
+         str(config), '--out', str(out)],
+        capture_output=True, text=True, cwd=cwd, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
+    return lines[0]
+
+
+def _user_config(tmp_path, head, header=''):
+    """A complete EncoderDecoder config (no ``_base_``) with ``head``."""
+    path = tmp_path / 'user.py'
+    path.write_text(
+        header + "model = dict(type='EncoderDecoder',\n"
+        "    backbone=dict(type='ResNetV1c', depth=18),\n"
+        f'    decode_head=dict({head}))\n'
+        "optim_wrapper = dict(type='OptimWrapper',\n"
+        "    optimizer=dict(type='SGD', lr=0.01))\n")
+    return path
+
+
+@pytest.mark.integration
+def test_cli_refuses_a_sigmoid_head(tmp_path):
+    """out_channels=1 for 2 classes: no softmax channel per class."""
+    config = _user_config(
+        tmp_path, "type='FCNHead', in_channels=512, channels=64, "
+        'num_convs=1, num_classes=2, out_channels=1, threshold=0.3, '
+        "loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True)")
+    out = tmp_path / 'x.py'
+    assert _tool_error(config, out, tmp_path) == (
+        f'error: cannot add aaf to {config}: decode_head (FCNHead): it '
+        'predicts out_channels=1 for num_classes=2 (a sigmoid head); the '
+        'pairwise loss needs one softmax channel per class')
+    assert not out.exists()
+    # The same head with a softmax channel per class carries it.
+    dense = _user_config(
+        tmp_path, "type='FCNHead', in_channels=512, channels=64, "
+        'num_convs=1, num_classes=2')
+    assert make_twin(str(dense), str(out)).placements[0].num_classes == 2
+
+
+@pytest.mark.integration
+def test_cli_refuses_a_registered_head_with_its_own_loss_by_feat(tmp_path):
+    """A plugin head overriding loss_by_feat may never call an appended
+    loss. The command imports the config's custom_imports, so the user's
+    head is judged by its class, as a user runs it (plugin on PYTHONPATH)."""
+    config = _user_config(
+        tmp_path, "type='CustomLossFCNHead', in_channels=512, channels=64, "
+        'num_convs=1, num_classes=2',
+        header="custom_imports = dict(imports=['custom_loss_head'])\n")
+    out = tmp_path / 'x.py'
+    env = dict(os.environ,
+               PYTHONPATH=str(REPO_ROOT / 'tests' / 'data' / 'plugins'))
+    assert _tool_error(config, out, tmp_path, env) == (
+        f'error: cannot add aaf to {config}: decode_head '
+        '(CustomLossFCNHead): it computes its losses in its own '
+        'loss/loss_by_feat, so an appended loss may never be called')
+    assert not out.exists()
+    # Its parent, which keeps the standard loss_by_feat, carries it.
+    plain = _user_config(
+        tmp_path, "type='FCNHead', in_channels=512, channels=64, "
+        'num_convs=1, num_classes=2')
+    assert _tool().main([str(plain), '--out', str(out)]) == 0
+
+
+def test_loss_options_replace_the_defaults(tmp_path):
+    twin, cfg = _twin(PSPNET, tmp_path,
+                      loss_options=dict(downsample=4, margin=2.0))
+    aaf = cfg.model.decode_head.loss_decode[1]
+    assert (aaf.downsample, aaf.margin) == (4, 2.0)
+    assert tuple(aaf.kernel_sizes) == (3, 5, 7)  # the rest: defaults
+    from mmseg_aaf.apis.aaf_config import UnknownLossOption
+    for bad in ('num_classes', 'type', 'kernel'):
+        with pytest.raises(UnknownLossOption, match='has no setting'):
+            make_twin(PSPNET, str(tmp_path / 'x.py'),
+                      loss_options={bad: 1})
+
+
+@pytest.mark.integration
+def test_cli_loss_options_and_one_line_errors_over_mmseg_bases(tmp_path):
+    """--loss-options reaches the file; an unknown key, and a refusal of a
+    config that _base_s an mmseg config (whose loading warns through
+    setuptools), end in exactly one error line."""
+    tool = [sys.executable, str(REPO_ROOT / 'tools' / 'aaf_config.py')]
+    out = tmp_path / 'twin.py'
+    subprocess.run(tool + [PSPNET, '--out', str(out), '--loss-options',
+                           'downsample=4'], check=True, capture_output=True,
+                   cwd=tmp_path)
+    assert 'downsample=4' in out.read_text()
+    user = tmp_path / 'sigmoid.py'
+    user.write_text(
+        "_base_ = 'mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024"
+        ".py'\nmodel = dict(decode_head=dict(num_classes=2, out_channels=1,"
+        " loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True)))\n")
+    for args in ([PSPNET, '--out', str(tmp_path / 'y.py'), '--loss-options',
+                  'kernel=3'], [str(user), '--out', str(tmp_path / 'z.py')]):
+        proc = subprocess.run(tool + args, capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith('error: '), lines

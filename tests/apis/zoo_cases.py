@@ -5,6 +5,8 @@ The smallest config of each type in mmseg 1.2.2's zoo (fewest backbone
 layers, then smallest crop); ``test_every_dense_head_type_has_a_case``
 keeps this list complete against the zoo.
 """
+from mmseg_aaf.testing.model_zoo import shrink_mask_classification
+
 #: (place in the model, head type the config has there) -> config.
 HEAD_TYPE_CASES = {
     ('decode_head', 'ANNHead'): 'ann/ann_r50-d8_4xb4-80k_ade20k-512x512.py',
@@ -54,6 +56,10 @@ HEAD_TYPE_CASES = {
     ('decode_head', 'SegmenterMaskTransformerHead'):
     'segmenter/segmenter_vit-t_mask_8xb1-160k_ade20k-512x512.py',
     ('decode_head', 'UPerHead'): 'upernet/upernet_r18_4xb2-40k_cityscapes-512x1024.py',
+    ('decode_head', 'Mask2FormerHead'):
+    'mask2former/mask2former_r50_8xb2-90k_cityscapes-512x1024.py',
+    ('decode_head', 'MaskFormerHead'):
+    'maskformer/maskformer_r50-d32_8xb2-160k_ade20k-512x512.py',
     ('decode_head.0', 'FPNHead'):
     'point_rend/pointrend_r50_4xb2-80k_cityscapes-512x1024.py',
     ('decode_head.1', 'OCRHead'):
@@ -76,3 +82,12 @@ INPUT_SIZES = {'LRASPPHead': 400}
 #: 1.2.2's CrossEntropyLoss with ``class_weight`` looks the ignore index up
 #: in its weight table (PIDNet's first loss), so their batch has none.
 NO_IGNORED_PIXELS = {'PIDHead'}
+
+#: Model edits before the CPU build, for head types whose zoo models are
+#: too big for a test step: the mask-classification heads get a ResNet-18,
+#: 32 channels, 4 queries and 2 decoder layers (same architecture and
+#: losses; see ``shrink_mask_classification``).
+MODEL_EDITS = {
+    'Mask2FormerHead': shrink_mask_classification,
+    'MaskFormerHead': shrink_mask_classification,
+}

@@ -107,6 +107,9 @@ class AffinityLoss(nn.Module):
 
     The attribute ``decay`` multiplies the loss; it is 1 unless
     ``AffinityLossDecayHook`` sets it during training.
+
+    A pixel sampler's per-pixel ``weight`` (OHEM) is ignored: the loss
+    always sees every pair of valid pixels (see :meth:`forward`).
     """
 
     def __init__(self,
@@ -186,30 +189,50 @@ class AffinityLoss(nn.Module):
                 label: Tensor,
                 weight: Optional[Tensor] = None,
                 ignore_index: Optional[int] = None,
+                reduction_override: Optional[str] = None,
                 **kwargs) -> Tensor:
         """Compute the loss.
 
         Args:
-            cls_score (Tensor): ``(N, C, H, W)`` logits.
+            cls_score (Tensor): ``(N, C, H, W)`` logits: the loss takes their
+                softmax over ``C``. A head whose scores are already a
+                distribution ``p`` passes ``log p`` (softmax gives back
+                ``p`` exactly), as the mask-classification heads do.
             label (Tensor): ``(N, H, W)`` class ids in ``[0, C)`` or the
                 ignore index.
-            weight (Tensor, optional): Must be None: a per-pixel weight
-                (from a pixel sampler) has no meaning for pixel pairs.
+            weight (Tensor, optional): Ignored on purpose. mmseg passes the
+                per-pixel weights of the head's pixel sampler (OHEM) to
+                every loss; they choose pixels for the per-pixel losses and
+                have no meaning for pixel pairs, so the affinity field keeps
+                every pair of valid (non-ignored) pixels, exactly as without
+                a sampler.
             ignore_index (int, optional): Label to ignore.
+            reduction_override (str, optional): ``None`` (the loss) or
+                ``'none'``: what ``OHEMPixelSampler`` asks for when it ranks
+                pixels by their loss (``thresh=None``). A pairwise loss has
+                no per-pixel value, so this returns a ``(N, H, W)`` map of
+                zeros: the ranking, hence the sampled pixels, is that of
+                the per-pixel losses alone.
 
         Returns:
             Tensor: scalar loss, float32 (float64 for float64 input).
         """
-        if weight is not None:
-            raise ValueError(
-                f'{type(self).__name__} cannot honour a per-pixel weight '
-                f'(got a tensor of shape {tuple(weight.shape)}); remove the '
-                'pixel sampler from the decode head or use it only with '
-                'per-pixel losses')
         unsupported = sorted(k for k, v in kwargs.items() if v is not None)
         if unsupported:
             raise TypeError(f'{type(self).__name__}.forward does not support '
                             f'the argument(s) {unsupported}')
+        if reduction_override == 'none':
+            self._check_inputs(
+                cls_score, label,
+                self.ignore_index if ignore_index is None else ignore_index)
+            return cls_score.new_zeros(label.shape, dtype=torch.float64
+                                       if cls_score.dtype == torch.float64
+                                       else torch.float32)
+        if reduction_override is not None:
+            raise TypeError(
+                f'{type(self).__name__}.forward: reduction_override must be '
+                f"None or 'none' (a per-pixel map of zeros for pixel "
+                f'samplers), got {reduction_override!r}')
         terms = self.affinity_terms(cls_score, label, ignore_index)
         per_size = (self.edge_loss_weight * terms.edge_mean() +
                     self.nonedge_loss_weight * terms.nonedge_mean())

@@ -221,11 +221,24 @@ class TestBadInput:
         with pytest.raises(ValueError, match='smaller than downsample=8'):
             AffinityLoss(4).to(device)(logits, labels)
 
-    def test_pixel_weight_is_refused(self, device):
+    def test_pixel_weight_is_ignored(self, device):
+        """A pixel sampler's weights do not touch the pairwise loss."""
         logits, labels = _inputs(device=device)
-        with pytest.raises(ValueError, match='per-pixel weight'):
-            AffinityLoss(4).to(device)(
-                logits, labels, weight=torch.ones(2, 16, 16, device=device))
+        loss = AffinityLoss(4).to(device)
+        weight = torch.zeros(2, 16, 16, device=device)
+        weight[:, :4] = 1.
+        assert torch.equal(loss(logits, labels, weight=weight),
+                           loss(logits, labels))
+
+    def test_per_pixel_reduction_is_zero(self, device):
+        """What OHEM's loss ranking asks for: zeros, so the ranking is
+        the per-pixel losses'."""
+        logits, labels = _inputs(device=device)
+        values = AAFLoss(4).to(device)(logits, labels,
+                                       reduction_override='none')
+        assert values.shape == labels.shape and not values.any()
+        with pytest.raises(TypeError, match='reduction_override'):
+            AAFLoss(4).to(device)(logits, labels, reduction_override='sum')
 
     def test_unknown_arguments_are_refused(self, device):
         logits, labels = _inputs(device=device)
