@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from faster_coco_eval.core import mask as cocomask
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
@@ -17,30 +16,13 @@ from mmseg_aaf.evaluation.metrics.boundary_iou_metric import (
     INTERSECTION, UNION, BoundaryIoUMetric, band_width, boundary_iou_counts,
     boundary_iou_scores, mask_boundary_band)
 from mmseg_aaf.evaluation.per_class_results import load_result_file
-from tests.evaluation.metrics.test_boundary_metric import (blocky_labels,
-                                                          smooth_labels)
+from tests.evaluation.metrics.test_boundary_metric import (CLASSES,
+                                                          blocky_labels,
+                                                          evaluate, sample,
+                                                          smooth_labels,
+                                                          square_map)
 
-CLASSES = ('background', 'square')
 BACKENDS = ('mask_api', 'opencv')
-
-
-def square_map(shift: int = 0, size: int = 20) -> np.ndarray:
-    """Class 1 on rows 7..12 and columns 7+shift..12+shift."""
-    label = np.zeros((size, size), dtype=np.int64)
-    label[7:13, 7 + shift:13 + shift] = 1
-    return label
-
-
-def sample(pred: np.ndarray, gt: np.ndarray) -> dict:
-    return dict(
-        pred_sem_seg=dict(data=torch.from_numpy(pred)[None]),
-        gt_sem_seg=dict(data=torch.from_numpy(gt)[None]))
-
-
-def evaluate(metric, pairs, classes=CLASSES) -> dict:
-    metric.dataset_meta = dict(classes=classes)
-    metric.process({}, [sample(pred, gt) for pred, gt in pairs])
-    return metric.evaluate(len(pairs))
 
 
 def generated_pairs(seed, shapes, class_counts=(2, 3, 5)):
