@@ -281,40 +281,56 @@ def per_class_markdown(model: Model, records: Dict[str, List[Dict]],
 
 def plot_measures(path: str, records: Dict, models: Sequence[Model] = MODELS
                   ) -> str:
-    """One panel per measure: a bar per (model, method) at the seed mean,
-    the seeds as dots on it."""
+    """One column per measure. Top: a bar per (model, method) at the seed
+    mean, the seeds as dots on it. Bottom: each method minus its model's
+    baseline on the seeds both have (:func:`paired_deltas`), a bar at the
+    mean difference and a dot per seed, so that gains of a point or two
+    that the top row's scale hides can be read off, with their spread."""
     plt = report._pyplot()
     colours = dict(ce='#7f7f7f', lovasz='#1f77b4', dice='#2ca02c',
                    affinity='#ff7f0e', aaf='#d62728')
-    fig, axes = plt.subplots(1, len(MEASURES),
-                             figsize=(3.6 * len(MEASURES), 3.8))
-    for ax, (title, key) in zip(axes, MEASURES):
+    deltas = {model.key: paired_deltas(model, records.get(model.key, {}))
+              for model in models}
+    base = models[0].methods[0].name
+    fig, axes = plt.subplots(2, len(MEASURES), squeeze=False,
+                             figsize=(3.6 * len(MEASURES), 6.6))
+    for column, (title, key) in enumerate(MEASURES):
+        top, bottom = axes[0][column], axes[1][column]
         x, ticks, labels = 0.0, [], []
         for model in models:
             start = x
-            for method in model.methods:
+            for index, method in enumerate(model.methods):
+                colour = colours.get(method.key, '#333333')
                 runs = records.get(model.key, {}).get(method.key)
                 if runs:
                     values = [r['metrics'][key] for r in runs]
-                    ax.bar(x, np.mean(values), 0.8,
-                           color=colours.get(method.key, '#333333'),
-                           label=method.name if key == 'mIoU' else None)
-                    ax.plot([x] * len(values), values, 'k.', markersize=4)
+                    top.bar(x, np.mean(values), 0.8, color=colour,
+                            label=method.name if column == 0 else None)
+                    top.plot([x] * len(values), values, 'k.', markersize=4)
+                paired = deltas[model.key].get(method.key, {}).get(key)
+                if index and paired:
+                    bottom.bar(x, paired['mean'], 0.8, color=colour)
+                    bottom.plot([x] * len(paired['deltas']),
+                                paired['deltas'], 'k.', markersize=4)
                 x += 1
             ticks.append((start + x - 1) / 2)
             labels.append(model.name)
             x += 0.8
-        ax.set_xticks(ticks)
-        ax.set_xticklabels(labels)
-        ax.set_title(title)
-        ax.grid(axis='y', alpha=0.3)
-    handles, names = axes[0].get_legend_handles_labels()
+        for ax in (top, bottom):
+            ax.set_xticks(ticks)
+            ax.set_xticklabels(labels)
+            ax.grid(axis='y', alpha=0.3)
+        bottom.axhline(0.0, color='k', linewidth=0.8)
+        top.set_title(title)
+        bottom.set_title(f'{title}, minus {base} per seed', fontsize=9)
+    handles, names = axes[0][0].get_legend_handles_labels()
     unique = dict(zip(names, handles))
     fig.legend(unique.values(), unique.keys(), loc='lower center',
                ncol=len(unique), frameon=False)
-    fig.suptitle('CamVid val: bars at the seed mean, dots per seed (%)',
+    fig.suptitle('CamVid val (%): bars at the seed mean, dots per seed; '
+                 f'bottom row: difference to {base} on the same seed',
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -130,6 +130,31 @@ def test_reports_from_partial_records(tmp_path):
     assert open(paths['png'], 'rb').read(8) == PNG_SIGNATURE
 
 
+def test_chart_bottom_row_shows_the_paired_differences(tmp_path,
+                                                        monkeypatch):
+    """The chart's second row: one bar per method at its mean difference
+    to CE on the shared seeds, one dot per seed, and no bar for CE."""
+    import matplotlib.pyplot as plt
+
+    from mmseg_aaf.comparison.loss_comparison import plot_measures
+    write_fake_records(tmp_path, [
+        ('pspnet', 'ce', 0, 50.0), ('pspnet', 'ce', 1, 52.0),
+        ('pspnet', 'aaf', 0, 51.0), ('pspnet', 'aaf', 1, 51.5),
+        ('pspnet', 'aaf', 2, 80.0),  # no CE partner: left out below
+        ('pspnet', 'dice', 1, 55.0)])
+    figures = []
+    monkeypatch.setattr(plt, 'close', figures.append)
+    plot_measures(str(tmp_path / 'chart.png'), load_records(str(tmp_path)))
+    axes = figures[0].axes
+    miou_delta = axes[len(axes) // 2]  # bottom row, first column
+    assert miou_delta.get_title() == 'mIoU, minus CE per seed'
+    heights = [bar.get_height() for bar in miou_delta.patches]
+    assert heights == pytest.approx([3.0, 0.25])  # Dice, then AAF
+    dots = [list(line.get_ydata()) for line in miou_delta.lines
+            if line.get_marker() == '.']
+    assert dots == [pytest.approx([3.0]), pytest.approx([1.0, -0.5])]
+
+
 def run_tool(*args, cwd):
     return subprocess.run([sys.executable, str(TOOL), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
