@@ -3,8 +3,8 @@
 
 Converts the SegNet CamVid folder at half resolution, trains and tests
 PSPNet with CE (class-balanced), + LovaszLoss, + DiceLoss, + AffinityLoss
-and + AAFLoss, and DeepLabV3+ with CE and + AAFLoss, 3 seeds each, and
-writes results.md / results.json / losses.png into the work dir. Every
+and + AAFLoss, and DeepLabV3+ with CE, + LovaszLoss, + DiceLoss and
++ AAFLoss, 3 seeds each, and writes results.md / results.json / losses.png into the work dir. Every
 finished run leaves a record; a rerun skips recorded runs and resumes a
 cut-off training from its last checkpoint.
 

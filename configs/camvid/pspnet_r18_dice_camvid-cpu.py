@@ -1,23 +1,6 @@
-# CamVid, CPU scale: cross-entropy + mmseg's DiceLoss; everything else as
-# pspnet_r18_ce_camvid-cpu.py.
-#
-# use_sigmoid=False: the softmax over the classes (mmseg's default is a
-# sigmoid per channel, which does not match the softmax CE head). What
-# mmseg 1.2.2's DiceLoss then computes on CamVid (tested in
-# tests/configs/test_camvid_loss_configs.py):
-# - one V-Net Dice score per image over all classes and pixels together,
-#   1 - 2 sum(p t) / (sum(p^2) + sum(t^2)), averaged over the batch: not a
-#   mean of per-class Dice scores, so large classes dominate it;
-# - void (255) pixels get an all-zero one-hot target, so they are NOT
-#   removed: their softmax probabilities still enter sum(p^2). Its
-#   ignore_index removes a class *channel* of that index, which does not
-#   exist for 11 classes. On CamVid's train labels void covers a few
-#   percent of the pixels, mostly thin bands along object contours.
-# There is no setting that masks void pixels; the loss is used as mmseg
-# ships it, loss_weight 1.
-_base_ = ['./pspnet_r18_ce_camvid-cpu.py']
+# CamVid, CPU scale: PSPNet with cross-entropy + mmseg's DiceLoss
+# (configured, and what it does with void pixels, in _base_/dice_loss.py);
+# everything else as pspnet_r18_ce_camvid-cpu.py.
+_base_ = ['./pspnet_r18_ce_camvid-cpu.py', './_base_/dice_loss.py']
 model = dict(
-    decode_head=dict(loss_decode=[
-        _base_.weighted_ce_loss,
-        dict(type='DiceLoss', use_sigmoid=False, loss_weight=1.0),
-    ]))
+    decode_head=dict(loss_decode=[_base_.weighted_ce_loss, _base_.dice_loss]))

@@ -6,7 +6,8 @@ configs of ``configs/camvid/``:
 
 * PSPNet: CE (class-balanced), + LovaszLoss, + DiceLoss, + AffinityLoss
   (k = 3) and + AAFLoss;
-* DeepLabV3+: CE and + AAFLoss (its twin written by ``tools/aaf_config.py``).
+* DeepLabV3+: CE, + LovaszLoss, + DiceLoss and + AAFLoss (its twin written
+  by ``tools/aaf_config.py``).
 
 Each run's outcome (metrics, per-class IoU / bF / Boundary IoU, training
 time) is kept as one small JSON *record* in ``records_dir``; a run whose
@@ -61,6 +62,8 @@ MODELS = (
     )),
     Model('deeplabv3plus', 'DeepLabV3+', (
         Method('ce', 'CE', _DLV3P.format('ce')),
+        Method('lovasz', '+ Lovász', _DLV3P.format('lovasz')),
+        Method('dice', '+ Dice', _DLV3P.format('dice')),
         Method('aaf', '+ AAF', _DLV3P.format('aaf')),
     )),
 )
@@ -201,37 +204,56 @@ def summary_markdown(model: Model, records: Dict[str, List[Dict]]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def paired_deltas(model: Model, records: Dict[str, List[Dict]]) -> Dict:
-    """Per method and measure: the per-seed differences to the baseline on
-    the seeds both have, their mean, and how many of them are wins."""
-    baseline = {r['seed']: r for r in records.get(model.methods[0].key, [])}
+def _paired(runs: Sequence[Dict], others: Sequence[Dict]) -> Optional[Dict]:
+    """Per measure: ``runs`` minus ``others`` on the seeds both have, the
+    per-seed differences, their mean and how many are wins (ties are not);
+    None without a shared seed."""
+    other = {r['seed']: r for r in others}
+    pairs = [(r, other[r['seed']]) for r in runs if r['seed'] in other]
+    if not pairs:
+        return None
     result = {}
-    for method in model.methods[1:]:
-        pairs = [(r, baseline[r['seed']]) for r in records.get(method.key, [])
-                 if r['seed'] in baseline]
-        if not pairs:
-            continue
-        result[method.key] = {}
-        for _, key in MEASURES:
-            deltas = [r['metrics'][key] - b['metrics'][key]
-                      for r, b in pairs]
-            result[method.key][key] = dict(
-                seeds=[r['seed'] for r, _ in pairs],
-                deltas=deltas,
-                mean=float(np.mean(deltas)),
-                wins=int(sum(d > 0 for d in deltas)))
+    for _, key in MEASURES:
+        deltas = [r['metrics'][key] - o['metrics'][key] for r, o in pairs]
+        result[key] = dict(seeds=[r['seed'] for r, _ in pairs],
+                           deltas=deltas,
+                           mean=float(np.mean(deltas)),
+                           wins=int(sum(d > 0 for d in deltas)))
     return result
 
 
-def paired_markdown(model: Model, records: Dict[str, List[Dict]]) -> str:
-    """Each method minus the baseline, seed by seed: the mean difference
-    and the wins, e.g. ``+1.20 (3/3)``."""
-    deltas = paired_deltas(model, records)
-    base = model.methods[0].name
-    lines = ['| Method - ' + base + ' | paired seeds | ' +
+def paired_deltas(model: Model, records: Dict[str, List[Dict]]) -> Dict:
+    """Per method and measure: the per-seed differences to the baseline on
+    the seeds both have, their mean, and how many of them are wins."""
+    baseline = records.get(model.methods[0].key, [])
+    result = {}
+    for method in model.methods[1:]:
+        paired = _paired(records.get(method.key, []), baseline)
+        if paired:
+            result[method.key] = paired
+    return result
+
+
+def aaf_versus(model: Model, records: Dict[str, List[Dict]]) -> Dict:
+    """AAF minus each other method of ``model``, seed by seed, in the form
+    of :func:`paired_deltas`: the comparison a user choosing between the
+    structure-aware losses makes."""
+    aaf = records.get('aaf', [])
+    result = {}
+    for method in model.methods:
+        paired = (_paired(aaf, records.get(method.key, []))
+                  if method.key != 'aaf' else None)
+        if paired:
+            result[method.key] = paired
+    return result
+
+
+def _paired_table(model: Model, deltas: Dict, header: str,
+                  row_name: Callable[[Method], str]) -> str:
+    lines = [f'| {header} | paired seeds | ' +
              ' | '.join(t for t, _ in MEASURES) + ' |',
              '| --- | ---: |' + ' ---: |' * len(MEASURES)]
-    for method in model.methods[1:]:
+    for method in model.methods:
         if method.key not in deltas:
             continue
         row = deltas[method.key]
@@ -241,9 +263,23 @@ def paired_markdown(model: Model, records: Dict[str, List[Dict]]) -> str:
             for _, k in MEASURES
         ]
         per_seed = ', '.join(f'{d:+.2f}' for d in row['mIoU']['deltas'])
-        lines.append(f'| {method.name} | {count} (mIoU: {per_seed}) | ' +
-                     ' | '.join(cells) + ' |')
+        lines.append(f'| {row_name(method)} | {count} (mIoU: {per_seed}) | '
+                     + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
+
+
+def paired_markdown(model: Model, records: Dict[str, List[Dict]]) -> str:
+    """Each method minus the baseline, seed by seed: the mean difference
+    and the wins, e.g. ``+1.20 (3/3)``."""
+    return _paired_table(model, paired_deltas(model, records),
+                         f'Method - {model.methods[0].name}',
+                         lambda method: method.name)
+
+
+def aaf_versus_markdown(model: Model, records: Dict[str, List[Dict]]) -> str:
+    """AAF minus each other method, seed by seed (:func:`aaf_versus`)."""
+    return _paired_table(model, aaf_versus(model, records), 'AAF - Method',
+                         lambda method: f'AAF - {method.name.lstrip("+ ")}')
 
 
 def _number(value: float, spec: str) -> str:
@@ -338,9 +374,10 @@ def plot_measures(path: str, records: Dict, models: Sequence[Model] = MODELS
 
 def write_reports(records_dir: str, out_dir: str,
                   models: Sequence[Model] = MODELS) -> Dict[str, str]:
-    """``results.md`` (per model: summary, paired, per-class IoU, BIoU
-    and bF tables), ``results.json`` and ``losses.png`` into ``out_dir``,
-    from the records there are; returns name -> path."""
+    """``results.md`` (per model: summary, paired against CE and against
+    AAF, per-class IoU, BIoU and bF tables), ``results.json`` and
+    ``losses.png`` into ``out_dir``, from the records there are; returns
+    name -> path."""
     records = load_records(records_dir, models)
     os.makedirs(out_dir, exist_ok=True)
     sections, payload = [], dict(thin_classes=list(THIN_CLASSES), models={})
@@ -352,6 +389,8 @@ def write_reports(records_dir: str, out_dir: str,
             f'## {model.name}\n', summary_markdown(model, found),
             f'\nEach method minus {model.methods[0].name}, per seed: mean '
             'difference (seeds won)\n', paired_markdown(model, found),
+            '\nAAF minus each other method, per seed: mean difference (seeds '
+            'AAF wins)\n', aaf_versus_markdown(model, found),
             '\nPer-class IoU (mean over seeds)\n',
             per_class_markdown(model, found, 'IoU'),
             '\nPer-class Boundary IoU (mean over seeds)\n',
@@ -367,7 +406,8 @@ def write_reports(records_dir: str, out_dir: str,
                             runs=found[m.key])
                 for m in model.methods if m.key in found
             },
-            paired=paired_deltas(model, found))
+            paired=paired_deltas(model, found),
+            aaf_versus=aaf_versus(model, found))
     paths = dict(md=osp.join(out_dir, 'results.md'),
                  json=osp.join(out_dir, 'results.json'),
                  png=osp.join(out_dir, 'losses.png'))
@@ -399,6 +439,21 @@ def write_synthetic_segnet(root: str, num_train: int = 8, num_val: int = 4,
             Image.fromarray(image).save(osp.join(root, split, name))
             Image.fromarray(label).save(osp.join(root, f'{split}annot', name))
     return root
+
+
+def seconds_left(to_train: Sequence[tuple],
+                 durations: Dict[tuple, List[float]]) -> Optional[float]:
+    """The time the ``(model, method)`` runs still ``to_train`` should take:
+    each at the mean time its own cell took so far in this invocation (a
+    Lovász run is about 3x a CE run), a cell not timed yet at the mean of
+    all timed runs; recorded runs take no time and are not in
+    ``to_train``. None before any run was timed."""
+    timed = [s for cell in durations.values() for s in cell]
+    if not timed:
+        return None
+    overall = float(np.mean(timed))
+    return float(sum(np.mean(durations[cell]) if cell in durations
+                     else overall for cell in to_train))
 
 
 def run_loss_comparison(camvid: Optional[str],
@@ -453,12 +508,16 @@ def run_loss_comparison(camvid: Optional[str],
             raise FileNotFoundError(f'{camvid} has no {split} split')
 
     planned = plan_runs(seeds, affinity_seeds)
-    durations = []
+    recorded = [osp.isfile(record_path(records_dir, *run)) for run in planned]
+    durations: Dict[tuple, List[float]] = {}
     for index, (model, method, seed) in enumerate(planned, 1):
-        done = osp.isfile(record_path(records_dir, model, method, seed))
-        left = len(planned) - index + 1
-        eta = (f', about {_format_seconds(np.mean(durations) * left)} left'
-               if durations else '')
+        done = recorded[index - 1]
+        left = seconds_left([
+            run[:2] for run, known in zip(planned[index - 1:],
+                                          recorded[index - 1:])
+            if not known], durations)
+        eta = ('' if left is None else
+               f', about {_format_seconds(left)} left')
         printer(f'[{index}/{len(planned)}] {model.name} {method.name}, seed '
                 f'{seed}{" (recorded)" if done else ""}: elapsed '
                 f'{_format_seconds(time.perf_counter() - start)}{eta}')
@@ -466,7 +525,8 @@ def run_loss_comparison(camvid: Optional[str],
         record = run_one(model, method, seed, data_root, work_dir,
                          records_dir, iters, chosen.batch_size, printer)
         if not done:
-            durations.append(time.perf_counter() - began)
+            durations.setdefault((model, method), []).append(
+                time.perf_counter() - began)
         metrics = record['metrics']
         printer(f'  -> mIoU {metrics["mIoU"]:.2f}  bF '
                 f'{metrics["bFscore"]:.2f}  BIoU {metrics["mBIoU"]:.2f}  '

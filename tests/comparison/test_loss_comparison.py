@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from mmseg_aaf.comparison.loss_comparison import (MODELS, THIN_CLASSES,
+                                                  aaf_versus,
+                                                  aaf_versus_markdown,
                                                   load_records,
                                                   paired_deltas,
                                                   paired_markdown, plan_runs,
-                                                  record_path,
+                                                  record_path, seconds_left,
                                                   summary_markdown, thin_miou,
                                                   write_reports)
 from mmseg_aaf.datasets.camvid import CAMVID_CLASSES
@@ -33,25 +35,39 @@ def test_every_cell_runs_on_a_seed_before_the_next_seed():
     plan = keys(plan_runs(3, 3))
     cells = [(m.key, k.key) for m in MODELS for k in m.methods]
     assert plan[:len(cells)] == [(m, k, 0) for m, k in cells]
-    assert len(plan) == 21 and len(set(plan)) == 21
+    # PSPNet's 5 cells and DeepLabV3+'s 4, 3 seeds each.
+    assert len(plan) == 27 and len(set(plan)) == 27
     # The fixed-size affinity cell's later seeds are the last runs: the
     # first thing cut when the budget is short.
     assert plan[-2:] == [('pspnet', 'affinity', 1),
                          ('pspnet', 'affinity', 2)]
     short = keys(plan_runs(3, 1))
-    assert len(short) == 19
+    assert len(short) == 25
     assert [r for r in short if r[1] == 'affinity'] == [
         ('pspnet', 'affinity', 0)]
     assert keys(plan_runs(1, 0)) == [
         ('pspnet', 'ce', 0), ('pspnet', 'lovasz', 0), ('pspnet', 'dice', 0),
         ('pspnet', 'aaf', 0), ('deeplabv3plus', 'ce', 0),
+        ('deeplabv3plus', 'lovasz', 0), ('deeplabv3plus', 'dice', 0),
         ('deeplabv3plus', 'aaf', 0)]
 
 
+def test_time_left_counts_only_runs_to_train_at_their_cells_pace():
+    ce, lovasz, dice = PSPNET.methods[:3]
+    assert seconds_left([(PSPNET, ce)], {}) is None  # nothing timed yet
+    durations = {(PSPNET, ce): [100.0, 140.0], (PSPNET, lovasz): [360.0]}
+    # CE at its 120 s, Lovász at 360 s, Dice (not timed) at the mean of
+    # all three timed runs, 200 s.
+    assert seconds_left([(PSPNET, ce), (PSPNET, lovasz), (PSPNET, dice)],
+                        durations) == pytest.approx(680.0)
+    assert seconds_left([], durations) == 0.0  # the rest is recorded
+
+
 def test_the_cells_are_the_configs_of_the_issue():
+    # The issue's grid, plus Lovász and Dice on the second model.
     assert [m.key for m in PSPNET.methods] == [
         'ce', 'lovasz', 'dice', 'affinity', 'aaf']
-    assert [m.key for m in DEEPLAB.methods] == ['ce', 'aaf']
+    assert [m.key for m in DEEPLAB.methods] == ['ce', 'lovasz', 'dice', 'aaf']
     for model in MODELS:
         for method in model.methods:
             assert (REPO_ROOT / 'configs' / 'camvid' / method.config).is_file()
@@ -96,10 +112,11 @@ def test_paired_table_counts_wins_on_shared_seeds_only(tmp_path):
         ('pspnet', 'aaf', 2, 53.0, 32.0),
         # seed 3 has no CE partner: not paired
         ('pspnet', 'aaf', 3, 10.0),
+        ('pspnet', 'dice', 0, 53.0),
     ])
     records = load_records(str(tmp_path))['pspnet']
     deltas = paired_deltas(PSPNET, records)
-    assert list(deltas) == ['aaf']
+    assert list(deltas) == ['dice', 'aaf']
     assert deltas['aaf']['mIoU']['seeds'] == [0, 1, 2]
     assert deltas['aaf']['mIoU']['deltas'] == pytest.approx([1.0, -0.5, 2.0])
     assert deltas['aaf']['mIoU']['wins'] == 2
@@ -107,10 +124,21 @@ def test_paired_table_counts_wins_on_shared_seeds_only(tmp_path):
     assert deltas['aaf']['mBIoU']['wins'] == 0  # ties are not wins
     text = paired_markdown(PSPNET, records)
     assert '| + AAF | 3 (mIoU: +1.00, -0.50, +2.00) | +0.83 (2/3) |' in text
+    # The same pairs the other way round, as AAF against each method.
+    versus = aaf_versus(PSPNET, records)
+    assert list(versus) == ['ce', 'dice']
+    assert versus['ce']['mIoU']['deltas'] == pytest.approx([1.0, -0.5, 2.0])
+    assert versus['dice']['mIoU'] == dict(seeds=[0], deltas=[-2.0],
+                                          mean=-2.0, wins=0)
+    table = aaf_versus_markdown(PSPNET, records)
+    assert ('| AAF - CE | 3 (mIoU: +1.00, -0.50, +2.00) | +0.83 (2/3) |'
+            in table)
+    assert '| AAF - Dice | 1 (mIoU: -2.00) | -2.00 (0/1) |' in table
     summary = summary_markdown(PSPNET, records).splitlines()
     assert summary[2] == ('| CE | 3 | 51.00 ± 1.00 | 30.00 ± 0.00 | '
                           '20.00 ± 0.00 | 10.00 ± 0.00 |')
-    assert summary[3].startswith('| + AAF | 4 | ')
+    assert summary[3].startswith('| + Dice | 1 | 53.00 | ')
+    assert summary[4].startswith('| + AAF | 4 | ')
 
 
 def test_reports_from_partial_records(tmp_path):
@@ -170,7 +198,7 @@ def test_quick_preset_end_to_end_and_resumes(tmp_path):
     assert {m: {k: len(v) for k, v in r.items()}
             for m, r in records.items()} == {
         'pspnet': dict(ce=2, lovasz=2, dice=2, affinity=1, aaf=2),
-        'deeplabv3plus': dict(ce=2, aaf=2)}
+        'deeplabv3plus': dict(ce=2, lovasz=2, dice=2, aaf=2)}
     for cells in records.values():
         for runs in cells.values():
             for record in runs:
@@ -194,7 +222,7 @@ def test_quick_preset_end_to_end_and_resumes(tmp_path):
     again = run_tool('--quick', '--work-dir', 'runs', '--data-root', 'data',
                      '--threads', '1', cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count('(recorded)') == 13
+    assert again.stdout.count('(recorded)') == 17
     assert 'iter ' not in again.stdout
 
 

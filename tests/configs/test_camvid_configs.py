@@ -42,9 +42,10 @@ def baseline_of(name):
 
 
 PAIRWISE = ('affinity', 'aaf')
-#: mmseg's own losses the comparison appends to PSPNet's CE, configured
-#: as their configs say (tests/configs/test_camvid_loss_configs.py holds
-#: what each computes on void).
+#: mmseg's own losses the comparison appends to PSPNet's and DeepLabV3+'s
+#: CE, as configs/camvid/_base_/{lovasz,dice}_loss.py configure them
+#: (tests/configs/test_camvid_loss_configs.py holds what each computes on
+#: void).
 PER_PIXEL = dict(
     lovasz=dict(type='LovaszLoss', loss_type='multi_class',
                 classes='present', per_image=False, reduction='none',
@@ -64,7 +65,7 @@ def test_one_config_per_method_and_scale():
     assert {(c.split('_')[0], method_of(c))
             for c in CPU_CONFIGS} == {
         ('pspnet', m) for m in ('ce', 'lovasz', 'dice', 'affinity', 'aaf')
-    } | {('deeplabv3plus', 'ce'), ('deeplabv3plus', 'aaf')}
+    } | {('deeplabv3plus', m) for m in ('ce', 'lovasz', 'dice', 'aaf')}
 
 
 @pytest.mark.parametrize(
@@ -92,12 +93,15 @@ def test_methods_differ_only_in_loss_wrapper_and_decay(name):
     assert 'custom_hooks' not in baseline
 
 
+@pytest.mark.parametrize('net', ['pspnet', 'deeplabv3plus'])
 @pytest.mark.parametrize('method', sorted(PER_PIXEL))
-def test_mmseg_loss_configs_differ_only_in_the_loss_list(method):
-    name = f'pspnet_r18_{method}_camvid-cpu.py'
+def test_mmseg_loss_configs_differ_only_in_the_loss_list(net, method):
+    name = f'{net}_r18_{method}_camvid-cpu.py'
     cfg, baseline = load(name), load(baseline_of(name))
+    # Besides the loss list, only the loss's template from its _base_ file.
     assert covered(changed_keys(cfg, baseline),
-                   {'model.decode_head.loss_decode'}) == set()
+                   {'model.decode_head.loss_decode',
+                    f'{method}_loss'}) == set()
     ce, extra = cfg.model.decode_head.loss_decode
     assert ce == baseline.model.decode_head.loss_decode
     assert extra == PER_PIXEL[method]

@@ -1,7 +1,9 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """What mmseg's LovaszLoss and DiceLoss compute on CamVid's void pixels,
-as configs/camvid/pspnet_r18_{lovasz,dice}_camvid-cpu.py configure them,
-called the way mmseg's decode head calls every loss_decode entry."""
+as configs/camvid/_base_/{lovasz,dice}_loss.py configure them (taken from
+the PSPNet configs that use them; the DeepLabV3+ ones hold the same dicts,
+tests/configs/test_camvid_configs.py), called the way mmseg's decode head
+calls every loss_decode entry."""
 import pytest
 import torch
 from mmengine.config import Config

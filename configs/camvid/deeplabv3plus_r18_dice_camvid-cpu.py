@@ -1,0 +1,6 @@
+# CamVid, CPU scale: DeepLabV3+ with cross-entropy + mmseg's DiceLoss
+# (configured, and what it does with void pixels, in _base_/dice_loss.py);
+# everything else as deeplabv3plus_r18_ce_camvid-cpu.py.
+_base_ = ['./deeplabv3plus_r18_ce_camvid-cpu.py', './_base_/dice_loss.py']
+model = dict(
+    decode_head=dict(loss_decode=[_base_.weighted_ce_loss, _base_.dice_loss]))
