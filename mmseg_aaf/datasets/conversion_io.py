@@ -18,6 +18,7 @@ import re
 import signal
 import sys
 import tempfile
+import threading
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -175,18 +176,38 @@ def run_tasks(func: Callable, tasks: Sequence, nproc: int = 1) -> List:
             bar.update()
         sys.stdout.write('\n')
         return results
+    # A KeyboardInterrupt raised anywhere inside the pool's machinery (say,
+    # while the main thread re-acquires the lock the result thread needs)
+    # can leave terminate() waiting for ever. So while the pool runs,
+    # Ctrl-C only sets a flag, the main thread polls the results, and the
+    # interrupt is raised here, outside the pool, once it is stopped.
+    interrupted = threading.Event()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = (signal.signal(signal.SIGINT,
+                              lambda signum, frame: interrupted.set())
+                if in_main_thread else None)
     pool = multiprocessing.Pool(nproc, initializer=_ignore_interrupt)
     try:
         results = []
-        for result in pool.imap(func, tasks):
-            results.append(result)
+        pending = pool.imap(func, tasks)
+        while len(results) < len(tasks) and not interrupted.is_set():
+            try:
+                results.append(pending.next(timeout=0.1))
+            except multiprocessing.TimeoutError:
+                continue
             bar.update()
-        sys.stdout.write('\n')
-        pool.close()
-        return results
+        if not interrupted.is_set():
+            sys.stdout.write('\n')
+            pool.close()
+            return results
     finally:
         pool.terminate()
         pool.join()
+        if in_main_thread:
+            # None: the old handler was not set from Python.
+            signal.signal(signal.SIGINT,
+                          signal.SIG_DFL if previous is None else previous)
+    raise KeyboardInterrupt
 
 
 def run_converter(convert: Callable[[], object],
