@@ -124,3 +124,14 @@ def run_tool(args, cwd, env_extra=None, timeout=600):
             f'{args} exited {proc.returncode}\n--- stdout\n'
             f'{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}')
     return proc
+
+
+@pytest.fixture(autouse=True)
+def mmseg_default_scope():
+    """Every test starts in mmseg's default registry scope, whatever an
+    earlier test on the same xdist worker left current (a Runner, mmdet's
+    init, a test of another scope): otherwise a registry build resolves
+    by the order pytest-xdist happened to hand out the files."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        yield

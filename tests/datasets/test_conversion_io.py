@@ -10,7 +10,8 @@ from tests.conftest import REPO_ROOT
 # Task 0 sends Ctrl-C to the parent, task 1 never ends: the parent must
 # stop the pool and raise KeyboardInterrupt itself, then put the SIGINT
 # handler back. Run in its own interpreter, whose main thread gets the
-# signal.
+# signal; it starts from Python's own handler, since a shell that ran the
+# suite in the background hands its children SIGINT ignored.
 SCRIPT = textwrap.dedent('''
     import os, signal, sys, time
     from mmseg_aaf.datasets.conversion_io import run_tasks
@@ -21,6 +22,7 @@ SCRIPT = textwrap.dedent('''
             return index
         time.sleep(600)
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     began = time.monotonic()
     try:
         run_tasks(task, [0, 1, 1, 1], nproc=2)
