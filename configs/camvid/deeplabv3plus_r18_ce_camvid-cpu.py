@@ -1,5 +1,5 @@
 # CamVid, CPU scale: DeepLabV3+ (see its base) with cross-entropy only,
-# the second model family of the loss comparison (tools/compare_losses.py).
+# the second model family of the loss study (make compare-losses).
 # Its AAF twin is written from this file by the config tool (downsample=4:
 # the paper's grid in the scene at half resolution, as the PSPNet configs):
 #   python tools/aaf_config.py configs/camvid/deeplabv3plus_r18_ce_camvid-cpu.py \

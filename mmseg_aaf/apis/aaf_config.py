@@ -288,6 +288,16 @@ def _losses(head: dict) -> list:
     return [_plain(losses)]
 
 
+def _takes_num_classes(loss_type: str) -> bool:
+    """Whether the registered loss ``loss_type`` has a ``num_classes``
+    argument (the pairwise losses do, mmseg's per-pixel ones do not)."""
+    from mmseg.registry import MODELS
+    import mmseg_aaf.models  # noqa: F401  (registers the plugin's losses)
+    cls = MODELS.get(loss_type)
+    return cls is not None and 'num_classes' in inspect.signature(
+        cls.__init__).parameters
+
+
 def _plain(value):
     """Config values as plain Python containers (what the file shows)."""
     if isinstance(value, (ConfigDict, dict)):
@@ -312,7 +322,13 @@ def _add_loss(place: str, head: dict, loss: dict,
             'least 2 classes')
     new_head = _plain(head)
     note = detail
+    pairwise = loss['type'] in METHOD_LOSSES.values()
     if kind == 'mask':
+        if not pairwise:
+            raise RefusedConfig(
+                place, head['type'], f'it trains by mask classification, '
+                f'without the per-pixel loss_decode that {loss["type"]} '
+                'needs')
         return _add_mask_loss(place, head, new_head, detail, num_classes,
                               loss, placements)
     if kind == 'positional' and detail != head['type']:
@@ -321,10 +337,17 @@ def _add_loss(place: str, head: dict, loss: dict,
                 'losses by position; the subclass applies the appended '
                 'one to its main output')
     inherited = _losses(head)
-    new_head['loss_decode'] = inherited + [
-        dict(type=loss['type'], num_classes=num_classes,
-             **{k: v for k, v in loss.items() if k != 'type'})
-    ]
+    carried = [i.get('type') for i in inherited]
+    if loss['type'] in carried:
+        raise RefusedConfig(
+            place, head['type'], f'its loss_decode already holds '
+            f'{", ".join(t for t in carried if t)}; adding '
+            f'{loss["type"]} would train with it twice')
+    appended = dict(type=loss['type'])
+    if _takes_num_classes(loss['type']):
+        appended['num_classes'] = num_classes
+    appended.update({k: v for k, v in loss.items() if k != 'type'})
+    new_head['loss_decode'] = inherited + [appended]
     placements.append(
         Placement(place, head['type'], num_classes, len(inherited), note))
     return new_head
@@ -533,6 +556,36 @@ def _import_custom_modules(cfg: Config) -> None:
         import_modules_from_strings(imports, allow_failed_imports=True)
 
 
+def _load_segmentor_config(config: str,
+                           loaded: Optional[Config] = None) -> Config:
+    """``config`` loaded (its custom imports imported, failures allowed),
+    or ``loaded``; refused unless its segmentor trains decode heads on
+    class labels through ``loss_decode``."""
+    if loaded is None:
+        cfg = Config.fromfile(resolve_config_path(config),
+                              import_custom_modules=False)
+        _import_custom_modules(cfg)
+    else:
+        cfg = loaded
+    model = cfg.get('model')
+    if not model or 'decode_head' not in model:
+        raise RefusedConfig(
+            'model', (model or {}).get('type', '?'),
+            'the model has no decode_head')
+    segmentor = model.get('type', '?')
+    heads = model['decode_head']
+    if not isinstance(heads, (list, tuple)) and \
+            heads.get('type') in NON_DENSE_HEADS:
+        raise RefusedConfig('decode_head', heads['type'],
+                            NON_DENSE_HEADS[heads['type']])
+    if segmentor not in ('EncoderDecoder', 'CascadeEncoderDecoder'):
+        raise RefusedConfig(
+            'model', segmentor, 'only EncoderDecoder and '
+            'CascadeEncoderDecoder segmentors train heads on class labels '
+            'through loss_decode')
+    return cfg
+
+
 def make_twin(config: str,
               out_path: str,
               method: str = 'aaf',
@@ -568,30 +621,8 @@ def make_twin(config: str,
     if method not in METHOD_LOSSES:
         raise ValueError(f'method must be one of {sorted(METHOD_LOSSES)}, '
                          f'got {method!r}')
-    if loaded is None:
-        cfg = Config.fromfile(resolve_config_path(config),
-                              import_custom_modules=False)
-        _import_custom_modules(cfg)
-    else:
-        cfg = loaded
-    model = cfg.get('model')
-    if not model or 'decode_head' not in model:
-        raise RefusedConfig(
-            'model', (model or {}).get('type', '?'),
-            'the model has no decode_head')
-    segmentor = model.get('type', '?')
-    heads = model['decode_head']
-    for i, head in enumerate(
-            heads if isinstance(heads, (list, tuple)) else [heads]):
-        if head.get('type') in NON_DENSE_HEADS and not isinstance(
-                heads, (list, tuple)):
-            raise RefusedConfig('decode_head', head['type'],
-                                NON_DENSE_HEADS[head['type']])
-    if segmentor not in ('EncoderDecoder', 'CascadeEncoderDecoder'):
-        raise RefusedConfig(
-            'model', segmentor, 'only EncoderDecoder and '
-            'CascadeEncoderDecoder segmentors train heads on class labels '
-            'through loss_decode')
+    cfg = _load_segmentor_config(config, loaded)
+    model = cfg.model
     loss = loss_template(method)
     for name, value in (loss_options or {}).items():
         if name not in loss or name == 'type':
@@ -642,6 +673,61 @@ def make_twin(config: str,
     return twin
 
 
+def make_loss_twin(config: str,
+                   out_path: str,
+                   loss: dict,
+                   label: str,
+                   loaded: Optional[Config] = None) -> Twin:
+    """The config that appends a per-pixel ``loss`` (e.g. mmseg's
+    ``DiceLoss``) to the heads :func:`make_twin` would give the pairwise
+    loss, and changes nothing else (optimizer, hooks and imports stay).
+
+    Args:
+        config (str): A config path or ``mmseg::<family>/<name>.py``.
+        out_path (str): Where the twin will be written (for the relative
+            ``_base_`` path).
+        loss (dict): The loss config to append, with its ``type``;
+            ``num_classes`` is added where the loss takes it.
+        label (str): What the header calls the twin, e.g. ``'+ Dice'``.
+        loaded (Config, optional): ``config`` already loaded.
+
+    Raises:
+        RefusedConfig: a carrying head already holds a loss of that type,
+            trains by mask classification, or cannot carry a loss.
+    """
+    cfg = _load_segmentor_config(config, loaded)
+    twin = Twin(placements=[])
+    model = cfg.model
+    model_override = dict(decode_head=_carry_decode_heads(
+        model['decode_head'], dict(loss), False, twin.placements,
+        twin.skipped))
+    if model.get('auxiliary_head'):
+        twin.skipped.append(('auxiliary_head', _types(model.auxiliary_head),
+                             'auxiliary heads keep their losses'))
+    base = base_reference(config, out_path)
+    notes = [f'{label} twin of {base}: everything not set here is '
+             'inherited.']
+    for p in twin.placements:
+        notes.append(f'{loss["type"]} appended to the loss_decode of '
+                     f'{p.place} ({p.head_type})' +
+                     (f'; {p.note}' if p.note else '') + '.')
+    for place, head_type, reason in twin.skipped:
+        notes.append(f'Not on {place} ({head_type}): {reason}.')
+    overrides = dict(model=model_override)
+    if any(p.head_type in POSITIONAL_HEADS for p in twin.placements):
+        # The head became the plugin's subclass, registered by mmseg_aaf.
+        imports = cfg.get('custom_imports', {}).get('imports', [])
+        imports = [imports] if isinstance(imports, str) else list(imports)
+        overrides = dict(
+            custom_imports=dict(
+                imports=imports + [m for m in ['mmseg_aaf']
+                                   if m not in imports],
+                allow_failed_imports=False),
+            **overrides)
+    twin.text = _config_text(notes, base, overrides)
+    return twin
+
+
 def _types(heads) -> str:
     heads = heads if isinstance(heads, (list, tuple)) else [heads]
     return '/'.join(h.get('type', '?') for h in heads)
@@ -673,6 +759,12 @@ def _render(config: str, base: str, method: str, twin: Twin,
                      + '; '.join(twin.size_logit_settings) + '.')
     notes.append('AffinityLossDecayHook scales the pairwise term from 1 to '
                  f'1/{decay_base:g} over the run, as the authors do.')
+    return _config_text(notes, base, overrides)
+
+
+def _config_text(notes: List[str], base: str, overrides: Dict) -> str:
+    """``notes`` as the header comment, then ``_base_`` and the
+    overrides as ``dict(...)`` source."""
     lines = []
     for note in notes:
         lines += textwrap.wrap(

@@ -53,20 +53,37 @@ PRESETS = dict(
 def set_schedule(cfg: Config, iters: int) -> None:
     """Make every iteration count of ``cfg`` follow ``iters``.
 
-    The warm-up keeps its length (capped at a tenth of the run) and the
-    poly decay runs from its end to ``iters``; the one checkpoint is the
-    last iteration's.
+    A linear warm-up keeps its length (capped at a tenth of the run) and
+    a poly decay runs from its end (or from 0 without one) to ``iters``;
+    any other scheduler's ``begin`` / ``end`` are scaled by the ratio of
+    the lengths. The one checkpoint is the last iteration's.
+
+    Raises:
+        ValueError: ``cfg`` does not train by iterations.
     """
+    old = cfg.train_cfg.get('max_iters')
+    if not old or cfg.train_cfg.get('by_epoch', False):
+        raise ValueError('another schedule length needs an iteration-based '
+                         'train loop (train_cfg.max_iters)')
     cfg.train_cfg.max_iters = iters
-    warmup_end = iters
-    for scheduler in cfg.param_scheduler:
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    warmup_end = 0
+    for scheduler in schedulers:
         if scheduler.type == 'LinearLR':
-            scheduler.end = min(scheduler.end, max(iters // 10, 1))
+            scheduler.end = min(scheduler.get('end', old),
+                                max(iters // 10, 1))
             warmup_end = scheduler.end
-    for scheduler in cfg.param_scheduler:
+    for scheduler in schedulers:
         if scheduler.type == 'PolyLR':
             scheduler.begin = warmup_end
             scheduler.end = iters
+        elif scheduler.type != 'LinearLR':
+            for key in ('begin', 'end'):
+                if key in scheduler:
+                    scheduler[key] = min(
+                        int(round(scheduler[key] * iters / old)), iters)
     cfg.default_hooks.checkpoint.interval = iters
 
 

@@ -90,10 +90,9 @@ def test_wheel_holds_the_package_only(user_env):
     assert (installed / 'cli' / 'aaf_config.py').is_file()
 
 
-def test_console_command_writes_a_twin_and_it_trains(user_env,
-                                                     tiny_data_root):
-    work, env = user_env['work'], user_env['env']
-    # The user's own config: the tiny PSPNet with cross-entropy only.
+def write_user_config(path, data_root):
+    """The user's own config: the tiny PSPNet with cross-entropy only,
+    without the plugin."""
     from mmengine.config import Config
     cfg = Config.fromfile(str(TINY_CONFIG))
     cfg.model.decode_head.loss_decode = dict(type='CrossEntropyLoss')
@@ -103,10 +102,16 @@ def test_console_command_writes_a_twin_and_it_trains(user_env,
     for part in ('backbone', 'decode_head'):
         cfg.model[part].norm_cfg = dict(type='BN', requires_grad=True)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = str(tiny_data_root)
+        cfg[loader].dataset.data_root = str(data_root)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2,
                          val_interval=100)
-    cfg.dump(str(work / 'my_pspnet.py'))
+    cfg.dump(str(path))
+
+
+def test_console_command_writes_a_twin_and_it_trains(user_env,
+                                                     tiny_data_root):
+    work, env = user_env['work'], user_env['env']
+    write_user_config(work / 'my_pspnet.py', tiny_data_root)
 
     command = user_env['venv'] / 'bin' / 'mmseg-aaf-config'
     proc = run([str(command), 'my_pspnet.py', '--out', 'my_pspnet_aaf.py'],
@@ -136,6 +141,29 @@ def test_console_command_writes_a_twin_and_it_trains(user_env,
     assert any('decode.loss_aaf' in row for row in rows)
 
 
+def test_compare_command_runs_a_user_config(user_env, tiny_data_root):
+    """``mmseg-aaf-compare --quick`` from outside the checkout: the user's
+    config, the methods derived from it, records and reports."""
+    work = user_env['work'] / 'compare'
+    work.mkdir()
+    write_user_config(work / 'mine.py', tiny_data_root)
+    command = user_env['venv'] / 'bin' / 'mmseg-aaf-compare'
+    proc = run([str(command), 'mine.py', '--methods', 'ce', '+dice', '+aaf',
+                '--seeds', '2', '--quick', '--work-dir', 'cmp',
+                '--threads', '1'], cwd=work, env=user_env['env'])
+    assert '[6/6] + AAF, seed 1' in proc.stdout
+    results = json.loads((work / 'cmp' / 'quick' / 'results.json')
+                         .read_text())
+    assert list(results['methods']) == ['ce', '+dice', '+aaf']
+    assert results['paired']['+aaf']['mIoU']['seeds'] == [0, 1]
+    assert (work / 'cmp' / 'quick' / 'configs' / 'mine_aaf.py').is_file()
+    text = (work / 'cmp' / 'quick' / 'results.md').read_text()
+    assert 'AAF - Dice' in text
+    proc = run([str(user_env['python']), '-m', 'mmseg_aaf.cli.compare',
+                '--help'], cwd=work, env=user_env['env'])
+    assert proc.stdout.startswith('usage:')
+
+
 def test_tests_extra_is_the_test_requirements(user_env):
     """One list: the wheel's ``tests`` extra is requirements/tests.txt."""
     with zipfile.ZipFile(user_env['wheel']) as wheel:
@@ -156,3 +184,4 @@ def test_tests_extra_is_the_test_requirements(user_env):
     assert 'mmseg-aaf-config = mmseg_aaf.cli.aaf_config:main' in entry_points
     assert 'mmseg-aaf-publish = mmseg_aaf.cli.publish_model:main' in \
         entry_points
+    assert 'mmseg-aaf-compare = mmseg_aaf.cli.compare:main' in entry_points

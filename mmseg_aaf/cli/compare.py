@@ -1,0 +1,162 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""``mmseg-aaf-compare``: does AAF help on my data, and more than the
+losses I could append instead?
+
+Trains and tests a baseline mmseg config and methods derived from it,
+several seeds each, with mmengine's ``Runner``, and reports mean ± std,
+each method minus the baseline on the same seed (seeds won), the focus
+method minus each other one, per-class tables and a chart. Examples::
+
+    mmseg-aaf-compare my_configs/unet_drive.py \\
+        --methods ce +dice:3.0 +aaf +dice:3.0+aaf --seeds 3 \\
+        --work-dir work_dirs/cmp --loss-options downsample=1
+    mmseg-aaf-compare mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py \\
+        --methods ce +aaf --iters 20000 --seeds 2
+    mmseg-aaf-compare CONFIG --quick      # every method for 2 iterations
+
+Every finished run leaves a record (``--records``); the same command again
+continues where a stop left it.
+"""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+from . import error, quiet_setuptools
+
+DEFAULT_METHODS = ('ce', '+dice', '+aaf', '+dice+aaf')
+
+
+def parse_args(argv=None, prog=None):
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description='Train a baseline mmseg config and methods derived '
+        'from it (+aaf, +dice, ...) for several seeds, and compare them '
+        'seed by seed.')
+    parser.add_argument(
+        'config', help='the baseline: a config file, or '
+        'mmseg::<family>/<name>.py')
+    parser.add_argument(
+        '--methods', nargs='+', default=list(DEFAULT_METHODS),
+        metavar='METHOD',
+        help='ce or base (the baseline as it is); +aaf, +affinity, +dice, '
+        '+lovasz and combinations such as +dice+aaf, each optionally '
+        'weighted (+dice:3.0); NAME=path/to/config.py for any other '
+        f'config. Default: {" ".join(DEFAULT_METHODS)}')
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument('--seeds', type=int, default=3,
+                       help='seeds 0..N-1 (default 3)')
+    seeds.add_argument('--seed-list', type=int, nargs='+', metavar='SEED',
+                       help='these seeds instead')
+    parser.add_argument(
+        '--iters', type=int,
+        help='the whole schedule length (warm-up and poly decay rescaled)')
+    parser.add_argument('--work-dir', default='work_dirs/compare',
+                        help='derived configs, runs, records and reports '
+                        '(default work_dirs/compare)')
+    parser.add_argument(
+        '--records', help='folder of the per-run records (default '
+        'WORK_DIR/records); keep it to continue in another session')
+    parser.add_argument('--report-dir',
+                        help='where the reports go (default WORK_DIR)')
+    parser.add_argument(
+        '--focus', metavar='METHOD',
+        help='the method whose "minus each other method" table is written '
+        '(default: the last)')
+    parser.add_argument(
+        '--subset', action='append', default=[], metavar='NAME=C1,C2',
+        help='report the mean IoU of these classes as "NAME mIoU", e.g. '
+        'thin=pole,signsymbol,fence; repeatable')
+    parser.add_argument(
+        '--measures', nargs='+', metavar='KEY',
+        help="the evaluator's keys (and NAME_mIoU of a subset) shown in "
+        'the tables, in this order (default: every key the evaluator '
+        'returns)')
+    parser.add_argument(
+        '--loss-options', nargs='+', action=DictAction,
+        help='settings of the pairwise loss of +aaf / +affinity, key=value, '
+        'as mmseg-aaf-config takes them (e.g. downsample=1)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of every method\'s config, key=value as in '
+        "mmseg's tools")
+    parser.add_argument(
+        '--quick', action='store_true',
+        help='2 iterations of batch 2 per run, into WORK_DIR/quick: checks '
+        'that every method builds, trains, tests and reports')
+    parser.add_argument('--report-only', action='store_true',
+                        help='write the reports from the records; train '
+                        'nothing')
+    parser.add_argument('--title', help='heading of the reports (default: '
+                        "the baseline's file name)")
+    parser.add_argument('--threads', type=int,
+                        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--verbose', action='store_true',
+                        help="keep mmengine's log output")
+    return parser.parse_args(argv)
+
+
+def parse_subsets(specs) -> dict:
+    subsets = {}
+    for spec in specs:
+        name, _, classes = spec.partition('=')
+        members = [c.strip() for c in classes.split(',') if c.strip()]
+        if not name or not members or name in subsets:
+            raise ValueError(f'--subset {spec!r}: give NAME=C1,C2,... with '
+                             'a new name and at least one class')
+        subsets[name] = members
+    return subsets
+
+
+def main(argv=None, prog=None) -> int:
+    """Run the command on ``argv``; returns the exit status: 0, 1 after
+    one ``error:`` line, 130 when interrupted."""
+    args = parse_args(argv, prog)
+    quiet_setuptools()
+    import torch
+
+    import mmseg_aaf  # noqa: F401  (registers the plugin's modules)
+    from ..apis.aaf_config import UnknownLossOption
+    from ..comparison.methods import MethodError, parse_methods
+    from ..comparison.records import StaleRecord
+    from ..comparison.study import Study, StudyError, run_study
+    from ..comparison.study_report import ReportError
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.iters is not None and args.iters < 1:
+        return error('--iters must be >= 1')
+    if args.seed_list is None and args.seeds < 1:
+        return error('--seeds must be >= 1')
+    try:
+        study = Study(
+            baseline=args.config,
+            methods=parse_methods(args.methods),
+            seeds=args.seed_list or list(range(args.seeds)),
+            work_dir=args.work_dir,
+            records_dir=args.records,
+            report_dir=args.report_dir,
+            iters=args.iters,
+            cfg_options=args.cfg_options,
+            loss_options=args.loss_options,
+            focus=args.focus,
+            subsets=parse_subsets(args.subset),
+            measures=args.measures,
+            quick=args.quick,
+            verbose=args.verbose,
+            title=args.title)
+        run_study(study, printer=lambda line: print(line, flush=True),
+                  report_only=args.report_only)
+    except (MethodError, StudyError, StaleRecord, ReportError,
+            UnknownLossOption, FileNotFoundError, ValueError) as exc:
+        if args.verbose:
+            raise
+        return error(str(exc))
+    except KeyboardInterrupt:
+        print('error: interrupted; the same command continues from the '
+              'records and the last checkpoint', file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,423 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""The engine of ``mmseg-aaf-compare``: train and test every (method,
+seed) of a study with mmengine's ``Runner``, record each finished run, and
+report from the records.
+
+A study is a baseline config, the methods derived from it
+(:mod:`.methods`) and the seeds. :func:`run_study` checks everything it
+can before training anything (configs, derivations, records), then runs
+seed by seed over all methods, so that a stop leaves every method compared
+on the first seeds. A run whose record exists is not trained again; a
+training cut off in a run folder resumes from its last checkpoint; a
+record of another config is refused (:class:`~.records.StaleRecord`).
+Reports (:mod:`.study_report`) are rewritten after every finished run,
+from whatever records exist.
+"""
+import inspect
+import json
+import os
+import os.path as osp
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.config import Config
+
+from ..apis.aaf_config import resolve_config_path
+from . import study_report
+from .methods import Method, derive_configs
+from .records import (FORMAT_NAME, FORMAT_VERSION, StaleRecord,
+                      config_hash, read_record, record_path, write_record)
+from .runner import ProgressHook, _format_seconds, aaf_kernel_sizes, \
+    set_schedule
+
+#: What ``--quick`` changes: a smoke test of the whole study (every
+#: method builds, trains, tests and reports) before the real one.
+QUICK_ITERS = 2
+QUICK_BATCH_SIZE = 2
+
+
+class StudyError(ValueError):
+    """Input a study cannot run with; the message names it."""
+
+
+@dataclass
+class Study:
+    """What to compare, and where the runs, records and reports go.
+
+    Attributes:
+        baseline (str): The baseline config (a path or ``mmseg::...``).
+        methods (list[Method]): The compared methods, in table order.
+        seeds (list[int]): Every method trains once per seed.
+        work_dir (str): Derived configs (``configs/``), one folder per run
+            (``<method slug>/seed<k>/``) and, by default, records and
+            reports.
+        records_dir (str, optional): Default ``<work_dir>/records``.
+        report_dir (str, optional): Default ``work_dir``.
+        iters (int, optional): Another schedule length (warm-up and decay
+            rescaled, :func:`~.runner.set_schedule`).
+        cfg_options (dict, optional): Applied to every method's config.
+        loss_options (dict, optional): Settings of the pairwise losses of
+            derived methods (``+aaf``, ``+affinity``).
+        focus (str, optional): The method whose "minus each other method"
+            table is written; default the last.
+        subsets (dict): Name -> class names, reported as ``<name> mIoU``.
+        measures (list[str], optional): Keys shown in the tables (evaluator
+            keys and ``<subset>_mIoU``); default every evaluator key.
+        quick (bool): 2 iterations of batch 2 per run (records and runs
+            under ``<work_dir>/quick``).
+        verbose (bool): Keep mmengine's log output.
+        title (str, optional): Heading of the reports; default the
+            baseline's file name.
+    """
+    baseline: str
+    methods: List[Method]
+    seeds: List[int]
+    work_dir: str
+    records_dir: Optional[str] = None
+    report_dir: Optional[str] = None
+    iters: Optional[int] = None
+    cfg_options: Optional[dict] = None
+    loss_options: Optional[dict] = None
+    focus: Optional[str] = None
+    subsets: Dict[str, List[str]] = field(default_factory=dict)
+    measures: Optional[List[str]] = None
+    quick: bool = False
+    verbose: bool = False
+    title: Optional[str] = None
+
+    def __post_init__(self):
+        if self.title is None:
+            self.title = osp.splitext(osp.basename(self.baseline))[0]
+        self.work_dir = osp.abspath(self.work_dir)
+        if self.quick:
+            self.work_dir = osp.join(self.work_dir, 'quick')
+        self.records_dir = osp.abspath(self.records_dir or osp.join(
+            self.work_dir, 'records'))
+        self.report_dir = osp.abspath(self.report_dir or self.work_dir)
+        keys = [m.key for m in self.methods]
+        if not self.methods:
+            raise StudyError('no methods to compare')
+        if self.focus is None:
+            self.focus = keys[-1]
+        if self.focus not in keys:
+            raise StudyError(f'--focus {self.focus} is not one of the '
+                             f'methods ({", ".join(keys)})')
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or \
+                min(self.seeds) < 0:
+            raise StudyError('seeds must be distinct numbers >= 0')
+
+    @property
+    def reference(self) -> Method:
+        """The method the others are paired against: the baseline if it
+        is compared, else the first method."""
+        return next((m for m in self.methods if m.is_baseline),
+                    self.methods[0])
+
+
+@dataclass
+class PlannedRun:
+    method: Method
+    seed: int
+    config: Config
+    config_file: str
+    config_hash: str
+    record_file: str
+    recorded: bool
+
+
+def _quiet_libraries() -> None:
+    warnings.filterwarnings('ignore', module=r'(mmseg|mmengine|mmcv)(\.|$)')
+    warnings.filterwarnings('ignore', category=UserWarning)
+
+
+def resolved_config(path: str, study: Study) -> Config:
+    """``path`` as the study trains it: ``cfg_options``, ``--quick`` and
+    ``--iters`` applied, before it is pointed at a run folder. Its
+    :func:`~.records.config_hash` identifies the run's records."""
+    cfg = Config.fromfile(resolve_config_path(path))
+    if study.cfg_options:
+        cfg.merge_from_dict(study.cfg_options)
+    iters = QUICK_ITERS if study.quick else study.iters
+    if study.quick:
+        cfg.train_dataloader.batch_size = QUICK_BATCH_SIZE
+    if iters is not None:
+        set_schedule(cfg, iters)
+    return cfg
+
+
+def plan_study(study: Study, printer: Callable = print) -> List[PlannedRun]:
+    """Derive the configs, resolve them and read the records there are:
+    ``(method, seed)`` runs seed by seed over all methods.
+
+    Raises:
+        StudyError: a config that cannot be read, a method that cannot be
+            derived, or a record of another config.
+    """
+    baseline = study.baseline
+    if not osp.isfile(resolve_config_path(baseline)):
+        raise StudyError(f'config not found: {baseline}')
+    paths = derive_configs(baseline, study.methods,
+                           osp.join(study.work_dir, 'configs'),
+                           study.loss_options)
+    resolved = {}
+    for index, method in enumerate(study.methods):
+        try:
+            cfg = resolved_config(paths[method.key], study)
+        except ValueError as exc:
+            raise StudyError(f'{method.key}: {exc}') from exc
+        except Exception as exc:  # mmengine's errors on a broken config
+            raise StudyError(f'cannot read the config of {method.key} '
+                             f'({paths[method.key]}): '
+                             f'{type(exc).__name__}: {exc}') from exc
+        if not cfg.get('test_evaluator') or not cfg.get('test_dataloader'):
+            raise StudyError(f'{paths[method.key]} has no test_dataloader '
+                             'and test_evaluator to score the runs with')
+        resolved[method.key] = (cfg, config_hash(cfg))
+        if index == 0 and study.subsets:
+            classes = dataset_classes(cfg)
+            if classes:
+                check_subsets(study, classes)
+        if not method.is_baseline:
+            printer(f'{method.key}: {osp.relpath(paths[method.key])}')
+    runs = []
+    for seed in study.seeds:
+        for method in study.methods:
+            cfg, digest = resolved[method.key]
+            path = record_path(study.records_dir, method.slug, seed)
+            recorded = osp.isfile(path)
+            if recorded:
+                read_record(path, digest)  # raises StaleRecord
+            runs.append(PlannedRun(method, seed, cfg, paths[method.key],
+                                   digest, path, recorded))
+    return runs
+
+
+def _metric_class(metric_type: str):
+    from mmseg.registry import METRICS
+    try:
+        return METRICS.get(metric_type)
+    except KeyError:
+        return None
+
+
+def run_config(run: PlannedRun, run_dir: str, verbose: bool) -> Config:
+    """The run's config: its folder, its seed, no validation during
+    training (the run is tested once, at the end), a checkpoint every
+    quarter of the run (the last kept, for resuming), and per-class
+    results files for the metrics that write them (mmseg's ``IoUMetric``
+    becomes :class:`~mmseg_aaf.evaluation.PerClassIoUMetric`, which
+    returns the same keys)."""
+    cfg = run.config.copy()
+    cfg.work_dir = run_dir
+    cfg.randomness = dict(cfg.get('randomness') or {}, seed=run.seed)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    max_iters = cfg.train_cfg.get('max_iters')
+    if max_iters:
+        cfg.train_cfg.val_interval = max_iters + 1
+    hooks = cfg.default_hooks
+    hooks.pop('visualization', None)
+    if 'checkpoint' in hooks:
+        hooks.checkpoint.update(
+            interval=max((max_iters or 4) // 4, 1), save_last=True,
+            max_keep_ckpts=1)
+    cfg.log_level = 'INFO' if verbose else 'ERROR'
+    evaluator = cfg.test_evaluator
+    metrics = evaluator if isinstance(evaluator, list) else [evaluator]
+    for index, metric in enumerate(metrics):
+        if metric.get('type') == 'IoUMetric':
+            metric['type'] = 'PerClassIoUMetric'
+        cls = _metric_class(metric.get('type', ''))
+        if cls is not None and 'output_file' in inspect.signature(
+                cls.__init__).parameters:
+            metric['output_file'] = osp.join(
+                run_dir, 'per_class', f'{index}_{metric["type"]}.json')
+    cfg.test_evaluator = metrics
+    return cfg
+
+
+def _per_class(run_dir: str) -> Dict:
+    """The per-class results files of a tested run, merged: classes and
+    one list per measure (the first metric that writes a name wins)."""
+    from ..evaluation.per_class_results import load_result_file
+    folder = osp.join(run_dir, 'per_class')
+    merged = {}
+    names = sorted(os.listdir(folder), key=lambda n: int(n.split('_')[0])) \
+        if osp.isdir(folder) else []
+    for name in names:
+        result = load_result_file(osp.join(folder, name))
+        merged.setdefault('classes', list(result.classes))
+        for measure, values in result.per_class.items():
+            if measure not in merged:
+                merged[measure] = [
+                    None if v is None or np.isnan(v) else round(float(v), 4)
+                    for v in values
+                ]
+    return merged
+
+
+def train_and_test(run: PlannedRun, run_dir: str, label: str,
+                   printer: Callable, verbose: bool = False) -> Dict:
+    """Train (or resume, or reuse a finished training) and test one run;
+    returns its record (not yet written)."""
+    from mmengine.runner import Runner
+    cfg = run_config(run, run_dir, verbose)
+    trained_file = osp.join(run_dir, 'trained.json')
+    if osp.isfile(trained_file):
+        with open(trained_file) as f:
+            trained = json.load(f)
+        printer(f'  [{label}] trained before: {trained["checkpoint"]}')
+    else:
+        cfg.resume = osp.isfile(osp.join(run_dir, 'last_checkpoint'))
+        if cfg.resume:
+            printer(f'  [{label}] resuming from the last checkpoint')
+        runner = Runner.from_cfg(cfg)
+        max_iters = cfg.train_cfg.get('max_iters') or 1
+        runner.register_hook(
+            ProgressHook(label, max(max_iters // 6, 1), printer))
+        start = time.perf_counter()
+        runner.train()
+        with open(osp.join(run_dir, 'last_checkpoint')) as f:
+            checkpoint = f.read().strip()
+        trained = dict(train_seconds=time.perf_counter() - start,
+                       checkpoint=checkpoint, resumed=bool(cfg.resume))
+        with open(trained_file, 'w') as f:
+            json.dump(trained, f)
+        del runner
+    test_cfg = cfg.copy()
+    test_cfg.load_from = trained['checkpoint']
+    test_cfg.resume = False
+    runner = Runner.from_cfg(test_cfg)
+    start = time.perf_counter()
+    metrics = runner.test()
+    test_seconds = time.perf_counter() - start
+    sizes = aaf_kernel_sizes(runner.model)
+    return dict(
+        format=FORMAT_NAME,
+        version=FORMAT_VERSION,
+        method=run.method.key,
+        name=run.method.name,
+        seed=run.seed,
+        config=run.config_file,
+        config_hash=run.config_hash,
+        iters=cfg.train_cfg.get('max_iters'),
+        metrics={k: float(v) for k, v in metrics.items()},
+        per_class=_per_class(run_dir),
+        kernel_sizes=None if sizes is None else
+        {k: [float(x) for x in v] for k, v in sizes.items()},
+        train_seconds=round(trained['train_seconds'], 1),
+        test_seconds=round(test_seconds, 1))
+
+
+def seconds_left(to_train: Sequence[str],
+                 durations: Dict[str, List[float]]) -> Optional[float]:
+    """The time the runs of the methods ``to_train`` (one key per run
+    still to train) should take: each at its own method's mean measured
+    time (a Lovász run is about 3x a CE run), a method not timed yet at
+    the mean of every timed run; None before any run was timed. Recorded
+    runs take no time and are not in ``to_train``."""
+    timed = [s for runs in durations.values() for s in runs]
+    if not timed:
+        return None
+    overall = float(np.mean(timed))
+    return float(sum(np.mean(durations[key]) if key in durations
+                     else overall for key in to_train))
+
+
+def _measured(record: Dict) -> Optional[float]:
+    seconds = record.get('train_seconds')
+    if seconds is None:
+        return None
+    return float(seconds) + float(record.get('test_seconds') or 0.0)
+
+
+def run_study(study: Study, printer: Callable[[str], None] = print,
+              report_only: bool = False) -> Dict[str, str]:
+    """Plan, train and test what is not recorded, and write the reports.
+
+    Returns:
+        dict: report name -> path (see
+        :func:`~.study_report.write_reports`).
+    """
+    if not study.verbose:
+        _quiet_libraries()
+    start = time.perf_counter()
+    os.makedirs(study.work_dir, exist_ok=True)
+    runs = plan_study(study, printer)
+    durations: Dict[str, List[float]] = {}
+    for run in runs:
+        if run.recorded:
+            seconds = _measured(read_record(run.record_file))
+            if seconds is not None:
+                durations.setdefault(run.method.key, []).append(seconds)
+    if report_only:
+        return study_report.write_reports(study)
+    todo = [run for run in runs if not run.recorded]
+    printer(f'{len(runs)} runs ({len(study.methods)} methods x '
+            f'{len(study.seeds)} seeds), {len(runs) - len(todo)} recorded '
+            f'in {study.records_dir}')
+    for index, run in enumerate(runs, 1):
+        head = (f'[{index}/{len(runs)}] {run.method.name}, seed '
+                f'{run.seed}')
+        if run.recorded:
+            printer(f'{head} (recorded)')
+            continue
+        left = seconds_left(
+            [r.method.key for r in runs[index - 1:] if not r.recorded],
+            durations)
+        eta = '' if left is None else f', about {_format_seconds(left)} left'
+        printer(f'{head}: elapsed '
+                f'{_format_seconds(time.perf_counter() - start)}{eta}')
+        began = time.perf_counter()
+        run_dir = osp.join(study.work_dir, run.method.slug,
+                           f'seed{run.seed}')
+        record = train_and_test(run, run_dir,
+                                f'{run.method.key} seed {run.seed}',
+                                printer, study.verbose)
+        durations.setdefault(run.method.key, []).append(
+            time.perf_counter() - began)
+        write_record(run.record_file, record)
+        run.recorded = True
+        printer('  -> ' + study_report.measures_line(study, record))
+        study_report.write_reports(study)
+    paths = study_report.write_reports(study)
+    printer('')
+    with open(paths['md']) as f:
+        printer(f.read())
+    for path in paths.values():
+        printer(f'wrote {path}')
+    printer(f'total time {(time.perf_counter() - start) / 60:.1f} min')
+    return paths
+
+
+def dataset_classes(cfg: Config) -> Optional[List[str]]:
+    """The class names of ``cfg``'s test dataset (its ``metainfo`` or its
+    class's ``METAINFO``); None for a dataset wrapper or an unknown
+    type."""
+    from mmseg.registry import DATASETS
+    dataset = cfg.test_dataloader.get('dataset') or {}
+    meta = dataset.get('metainfo') or {}
+    if meta.get('classes'):
+        return list(meta['classes'])
+    try:
+        cls = DATASETS.get(dataset.get('type', ''))
+    except KeyError:
+        cls = None
+    classes = getattr(cls, 'METAINFO', {}).get('classes') if cls else None
+    return list(classes) if classes else None
+
+
+def check_subsets(study: Study, classes: Sequence[str]) -> None:
+    """Every ``--subset`` class is one of ``classes``."""
+    for name, members in study.subsets.items():
+        unknown = [c for c in members if c not in classes]
+        if unknown:
+            raise StudyError(
+                f'--subset {name}: no class {", ".join(unknown)} in the '
+                f'dataset ({", ".join(classes)})')
+
+
+__all__ = ['Study', 'StudyError', 'StaleRecord', 'run_study', 'plan_study',
+           'seconds_left', 'resolved_config', 'run_config', 'check_subsets']
