@@ -239,19 +239,24 @@ def publish_checkpoint(checkpoint_path: str,
         checkpoint_path (str): A checkpoint written by mmengine's Runner.
         out_path (str): ``OUT`` or ``OUT.pth``; the files are
             ``OUT-<hash>.pth`` and ``OUT-<hash>.py``.
-        config (Config, optional): The config it was trained with; default
-            the one the Runner stored in ``meta['cfg']``.
+        config (Config, optional): The config it was trained with; it wins
+            over the one the Runner stored in ``meta['cfg']`` (a stale or
+            missing stored config is what it is for). Default: the stored
+            one.
 
     Returns:
         dict: ``checkpoint`` and ``config`` (the written paths),
         ``removed`` (what was taken out of the config), ``dropped_keys``
-        (state-dict entries removed), ``kernel_sizes``.
+        (state-dict entries removed), ``kernel_sizes`` (read with the
+        config used), ``stored_config_replaced`` (``config`` was given
+        and the checkpoint stores one too).
     """
     from ..utils.checkpoint_compat import load_local_checkpoint
     checkpoint = load_local_checkpoint(checkpoint_path, map_location='cpu')
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         raise PublishError(f'{checkpoint_path} holds no state_dict')
     meta = dict(checkpoint.get('meta') or {})
+    stored_config_replaced = config is not None and bool(meta.get('cfg'))
     if config is None:
         text = meta.get('cfg')
         if not text:
@@ -281,4 +286,5 @@ def publish_checkpoint(checkpoint_path: str,
     config_path = f'{base}-{digest[:8]}.py'
     published_cfg.dump(config_path)
     return dict(checkpoint=final, config=config_path, removed=removed,
-                dropped_keys=dropped, kernel_sizes=sizes)
+                dropped_keys=dropped, kernel_sizes=sizes,
+                stored_config_replaced=stored_config_replaced)

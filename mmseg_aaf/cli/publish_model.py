@@ -21,8 +21,10 @@ def parse_args(argv=None, prog=None):
                         help='output filename, without the hash suffix')
     parser.add_argument(
         '--config',
-        help='the config it was trained with (default: the one stored in '
-        "the checkpoint's meta)")
+        help="the config it was trained with. When the checkpoint's meta "
+        'also stores one, this file wins and a line says so (use it for a '
+        'checkpoint whose stored config is stale or missing); default: the '
+        "one stored in the checkpoint's meta")
     return parser.parse_args(argv)
 
 
@@ -48,6 +50,9 @@ def main(argv=None, prog=None) -> int:
         return error(str(exc))
     except OSError as exc:
         return error(f'cannot write {args.out_file}: {exc}')
+    if result['stored_config_replaced']:
+        print(f'using the config {args.config}, not the one stored in '
+              f'{args.in_file}')
     for line in result['removed']:
         print(f'removed {line}')
     if result['dropped_keys']:

@@ -4,6 +4,7 @@
 The published checkpoint and config are loaded in a subprocess that never
 imports the plugin (checked), strictly and weights-only, and must predict
 exactly what the AAF-trained model predicts."""
+import copy
 import json
 import subprocess
 import sys
@@ -19,7 +20,8 @@ import mmseg_aaf  # noqa: F401
 from mmseg_aaf.apis.aaf_config import make_twin
 from mmseg_aaf.apis.publish import (PublishError, inference_config,
                                     publish_checkpoint)
-from mmseg_aaf.testing.model_zoo import cpu_model_config
+from mmseg_aaf.testing.model_zoo import (cpu_model_config,
+                                         shrink_mask_classification)
 from tests.conftest import REPO_ROOT, run_tool, tiny_config
 
 pytestmark = pytest.mark.integration
@@ -121,35 +123,90 @@ def test_published_model_is_stock_mmseg(trained_aaf, tiny_data_root,
     np.testing.assert_array_equal(stock, expected)
 
 
+SIZE = 64
+#: The AAF twins of the zoo's mask-classification models, and the heads
+#: their published configs go back to.
+MASK_TWINS = {
+    'AffinityMask2FormerHead':
+    ('mmseg::mask2former/mask2former_r50_8xb2-90k_cityscapes-512x1024.py',
+     'Mask2FormerHead'),
+    'AffinityMaskFormerHead':
+    ('mmseg::maskformer/maskformer_r50-d32_8xb2-160k_ade20k-512x512.py',
+     'MaskFormerHead'),
+}
+
+
+def twin_model(upstream, tmp_path, edit=None):
+    """The AAF twin of a zoo config built on the CPU for SIZE inputs
+    (``edit(cfg.model)`` first), in eval mode, its test pipeline reading a
+    PNG as it is."""
+    twin_path = tmp_path / 'twin.py'
+    twin_path.write_text(make_twin(upstream, str(twin_path)).text)
+    cfg = Config.fromfile(str(twin_path))
+    cfg.model = cpu_model_config(cfg, SIZE)
+    if edit is not None:
+        edit(cfg.model)
+    cfg.test_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='PackSegInputs')
+    ]
+    from mmseg.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.cfg = cfg
+    model.eval()
+    return cfg, model
+
+
+def save_as_trained(model, aaf, path):
+    """``model`` saved as mmengine's Runner saves it (meta with the config,
+    optimizer state), the size logits of ``aaf`` moved off their init."""
+    with torch.no_grad():
+        aaf.edge_size_logits.normal_()
+        aaf.nonedge_size_logits.normal_()
+    classes = list(range(model.decode_head.num_classes))
+    torch.save(dict(meta=dict(cfg=model.cfg.pretty_text, iter=1,
+                              dataset_meta=dict(classes=classes)),
+                    state_dict=model.state_dict(),
+                    optimizer=dict(state={}, param_groups=[])), path)
+
+
+def assert_stock_predicts_the_same(result, model, stock_head, tmp_path):
+    """Stock mmseg builds the published config with ``stock_head``, loads
+    the published file strictly and predicts what ``model`` predicts."""
+    rng = np.random.default_rng(0)
+    images = []
+    from PIL import Image
+    for i in range(2):
+        path = tmp_path / f'image{i}.png'
+        Image.fromarray(rng.integers(0, 255, (SIZE, SIZE, 3),
+                                     np.uint8)).save(path)
+        images.append(path)
+    report, stock = run_stock(result['config'], result['checkpoint'], images,
+                              tmp_path)
+    assert report['missing'] == [] and report['unexpected'] == []
+    assert report['plugin_imported'] is False
+    assert report['head'] == stock_head
+    from mmseg.apis import inference_model
+    expected = np.stack([
+        r.pred_sem_seg.data[0].numpy()
+        for r in inference_model(model, [str(p) for p in images])
+    ])
+    np.testing.assert_array_equal(stock, expected)
+
+
 def test_ddrnet_twin_reverts_to_the_upstream_head(tmp_path):
     """A DDRNet AAF twin (AffinityDDRHead) with moved size logits, saved as
     mmengine saves checkpoints, published and predicted by stock mmseg."""
     upstream = ('mmseg::ddrnet/'
                 'ddrnet_23-slim_in1k-pre_2xb6-120k_cityscapes-1024x1024.py')
-    twin_path = tmp_path / 'ddrnet_aaf.py'
-    twin_path.write_text(make_twin(upstream, str(twin_path)).text)
-    cfg = Config.fromfile(str(twin_path))
-    cfg.model = cpu_model_config(cfg, 64)
-    cfg.test_pipeline = [
-        dict(type='LoadImageFromFile'),
-        dict(type='PackSegInputs')
-    ]
+    cfg, model = twin_model(upstream, tmp_path)
     assert cfg.model.decode_head.type == 'AffinityDDRHead'
-    from mmseg.registry import MODELS
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
     aaf = model.decode_head.loss_decode[2]
-    with torch.no_grad():
-        aaf.edge_size_logits.normal_()
-        aaf.nonedge_size_logits.normal_()
-    model.eval()
-    checkpoint = tmp_path / 'iter_1.pth'
-    torch.save(dict(meta=dict(cfg=cfg.pretty_text, iter=1,
-                              dataset_meta=dict(classes=list(range(19)))),
-                    state_dict=model.state_dict(),
-                    optimizer=dict(state={}, param_groups=[])), checkpoint)
+    save_as_trained(model, aaf, tmp_path / 'iter_1.pth')
 
-    result = publish_checkpoint(str(checkpoint), str(tmp_path / 'ddrnet'))
+    result = publish_checkpoint(str(tmp_path / 'iter_1.pth'),
+                                str(tmp_path / 'ddrnet'))
     assert 'decode_head: AffinityDDRHead -> DDRHead' in result['removed']
     published_cfg = Config.fromfile(result['config'])
     assert published_cfg.model.decode_head.type == 'DDRHead'
@@ -160,27 +217,110 @@ def test_ddrnet_twin_reverts_to_the_upstream_head(tmp_path):
     np.testing.assert_allclose(
         sizes['edge'],
         aaf.effective_kernel_sizes()['edge'].detach().numpy(), atol=1e-6)
+    assert_stock_predicts_the_same(result, model, 'DDRHead', tmp_path)
 
-    rng = np.random.default_rng(0)
-    images = []
-    from PIL import Image
-    for i in range(2):
-        path = tmp_path / f'image{i}.png'
-        Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)).save(
-            path)
-        images.append(path)
-    report, stock = run_stock(result['config'], result['checkpoint'], images,
-                              tmp_path)
-    assert report['missing'] == [] and report['unexpected'] == []
-    assert report['plugin_imported'] is False
-    assert report['head'] == 'DDRHead'
-    from mmseg.apis import inference_model
-    model.cfg = cfg
-    expected = np.stack([
-        r.pred_sem_seg.data[0].numpy()
-        for r in inference_model(model, [str(p) for p in images])
-    ])
-    np.testing.assert_array_equal(stock, expected)
+
+@pytest.mark.parametrize('plugin_head', sorted(MASK_TWINS))
+def test_mask_classification_twin_reverts_to_the_upstream_head(
+        plugin_head, tmp_path):
+    """The Mask2Former and MaskFormer AAF twins (shrunk, AAF on every
+    decoder layer) published: the stock head without ``loss_affinity``
+    and ``affinity_all_layers``, loaded strictly, the same predictions."""
+    upstream, stock_head = MASK_TWINS[plugin_head]
+
+    def edit(model_cfg):
+        shrink_mask_classification(model_cfg)
+        model_cfg.decode_head.affinity_all_layers = True
+
+    cfg, model = twin_model(upstream, tmp_path, edit)
+    assert type(model.decode_head).__name__ == plugin_head
+    aaf = model.decode_head.loss_affinity
+    save_as_trained(model, aaf, tmp_path / 'iter_1.pth')
+
+    result = publish_checkpoint(str(tmp_path / 'iter_1.pth'),
+                                str(tmp_path / 'mask_aaf'))
+    assert f'decode_head: {plugin_head} -> {stock_head}' in result['removed']
+    assert 'decode_head: loss_affinity (AAFLoss)' in result['removed']
+    head = Config.fromfile(result['config']).model.decode_head
+    assert head.type == stock_head
+    assert not {'loss_affinity', 'affinity_all_layers'} & set(head)
+    for key in ('loss_cls', 'loss_mask', 'loss_dice', 'num_queries'):
+        assert head[key] == cfg.model.decode_head[key], key
+    (sizes, ) = result['kernel_sizes']
+    assert sizes['place'] == 'decode_head.loss_affinity'
+    np.testing.assert_allclose(
+        sizes['nonedge'],
+        aaf.effective_kernel_sizes()['nonedge'].detach().numpy(), atol=1e-6)
+    assert_stock_predicts_the_same(result, model, stock_head, tmp_path)
+
+
+@pytest.mark.parametrize('kernel_sizes', [(5, 9, 13), (3, 5)],
+                         ids=['5-9-13', '3-5'])
+def test_meta_records_the_trained_kernel_sizes(kernel_sizes, tiny_data_root,
+                                               tmp_path):
+    """Trained with other candidate sizes than the default (3, 5, 7): the
+    published meta holds those sizes and the effective sizes they give
+    (softmax of the trained logits times the sizes, worked out here)."""
+    cfg = tiny_config(tiny_data_root, tmp_path / 'run', 'kernel_sizes',
+                      train_cfg=dict(max_iters=2, val_interval=100))
+    cfg.model.decode_head.loss_decode[1].kernel_sizes = kernel_sizes
+    Runner.from_cfg(cfg).train()
+    checkpoint = tmp_path / 'run' / 'iter_2.pth'
+    trained = torch.load(checkpoint, map_location='cpu',
+                         weights_only=False)['state_dict']
+
+    result = publish_checkpoint(str(checkpoint), str(tmp_path / 'psp'))
+    meta = torch.load(result['checkpoint'], map_location='cpu',
+                      weights_only=True)['meta']
+    assert meta['aaf_kernel_sizes'] == result['kernel_sizes']
+    (sizes, ) = meta['aaf_kernel_sizes']
+    assert sizes['place'] == 'decode_head.loss_decode.1'
+    assert sizes['kernel_sizes'] == list(kernel_sizes)
+    candidates = torch.tensor(kernel_sizes, dtype=torch.float64)
+    for kind in ('edge', 'nonedge'):
+        logits = trained[f'decode_head.loss_decode.1.{kind}_size_logits']
+        assert logits.shape == (4, len(kernel_sizes))
+        assert bool(logits.abs().sum() > 0), 'trained off the zero init'
+        expected = logits.double().softmax(dim=1) @ candidates
+        np.testing.assert_allclose(sizes[kind], expected.numpy(), rtol=1e-9)
+
+
+def test_publish_config_option(trained_aaf, tmp_path, capsys):
+    """--config wins over the config stored in the checkpoint (one line
+    says so); without it the stored one is published."""
+    from mmseg_aaf.cli.publish_model import main
+    cfg, checkpoint = trained_aaf
+    given = copy.deepcopy(cfg)
+    given.model.test_cfg = dict(mode='slide', crop_size=(32, 32),
+                                stride=(16, 16))
+    given_path = tmp_path / 'given.py'
+    given.dump(str(given_path))
+
+    def publish(name, *options):
+        assert main([str(checkpoint), str(tmp_path / name / 'psp'),
+                     *options]) == 0
+        (config, ) = (tmp_path / name).glob('psp-*.py')
+        (published, ) = (tmp_path / name).glob('psp-*.pth')
+        meta = torch.load(published, map_location='cpu',
+                          weights_only=True)['meta']
+        assert meta['cfg'] == config.read_text()
+        return Config.fromfile(str(config)), capsys.readouterr().out
+
+    published, out = publish('given', '--config', str(given_path))
+    assert published.model.test_cfg == given.model.test_cfg
+    assert (f'using the config {given_path}, not the one stored in '
+            f'{checkpoint}') in out.splitlines()
+    published, out = publish('stored')
+    assert published.model.test_cfg == dict(mode='whole')
+    assert cfg.model.test_cfg == dict(mode='whole')
+    assert 'using the config' not in out
+
+    missing = tmp_path / 'missing.py'
+    assert main([str(checkpoint), str(tmp_path / 'x'), '--config',
+                 str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f'error: config not found: {missing}\n'
+    assert captured.out == ''
 
 
 def test_inference_config_refuses_what_it_cannot_strip():

@@ -197,6 +197,117 @@ def test_labels_on_grid_are_cell_centres():
     assert labels_on_grid(label, (2, 2))[0, 0, 0] == 255
 
 
+def _centres(length, cells):
+    """Pixel under the centre of each of ``cells`` equal cells along
+    ``length`` pixels: ``floor((i + 1/2) * length / cells)``, by hand."""
+    return [int((2 * i + 1) * length // (2 * cells)) for i in range(cells)]
+
+
+@pytest.mark.parametrize(
+    'map_size, grid, rows, cols',
+    ids=['landscape', 'portrait', 'landscape-cells', 'portrait-cells'],
+    argvalues=[
+        # Cityscapes Mask2Former shrunk 16x: 512 x 1024 crop, 128 x 256
+        # mask grid, a 4 x 4 cell whose centre pixel is (2, 2).
+        ((32, 64), (8, 16), list(range(2, 32, 4)), list(range(2, 64, 4))),
+        ((64, 32), (16, 8), list(range(2, 64, 4)), list(range(2, 32, 4))),
+        # Cells of 2 x 3 pixels (centres 1 and 1.5): not the map's aspect.
+        ((6, 12), (3, 4), [1, 3, 5], [1, 4, 7, 10]),
+        ((12, 6), (4, 3), [1, 4, 7, 10], [1, 3, 5]),
+    ])
+def test_labels_on_a_non_square_grid(map_size, grid, rows, cols):
+    """Rows scale by the map's height, columns by its width, in both
+    orientations; each label names its own row and column."""
+    height, width = map_size
+    assert (rows, cols) == (_centres(height, grid[0]),
+                            _centres(width, grid[1]))
+    label = (torch.arange(height)[:, None] * 1000 +
+             torch.arange(width)[None, :]).expand(2, -1, -1).clone()
+    label[1] += 100000
+    expected = [[[n * 100000 + r * 1000 + c for c in cols] for r in rows]
+                for n in range(2)]
+    assert labels_on_grid(label, grid).tolist() == expected
+
+
+def test_the_loss_gets_the_labels_of_a_non_square_mask_grid(twin_model):
+    """What the head hands the loss on a 512 x 1024-like input (shrunk):
+    the label at each cell centre of the 1:2 mask grid."""
+    from mmseg.structures import SegDataSample
+    from mmengine.structures import PixelData
+    _, _, _, model, _ = twin_model
+    head = model.decode_head
+    generator = torch.Generator().manual_seed(0)
+    gt = torch.randint(0, head.num_classes, (2, 32, 64), generator=generator)
+    gt[:, ::5, ::7] = 255
+    samples = []
+    for label in gt:
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=label[None])
+        samples.append(sample)
+    cls_scores = [torch.randn(2, 4, head.num_classes + 1,
+                              generator=generator)]
+    mask_preds = [torch.randn(2, 4, 8, 16, generator=generator)]
+    with torch.no_grad(), recorded_loss_inputs(head.loss_affinity) as calls:
+        head.affinity_losses(cls_scores, mask_preds, samples)
+    (scores, label), = calls
+    assert scores.shape == (2, head.num_classes, 8, 16)
+    assert torch.equal(label, gt[:, 2::4, 2::4])
+
+
+def test_every_layer_term_is_on_that_layers_prediction(twin_model):
+    """With ``affinity_all_layers``, layer i's term is the loss on layer
+    i's own class scores and masks: equal to it computed directly, and its
+    gradient reaches that layer's scores and masks and no other layer's.
+
+    The decoder's outputs, each layer pushed apart by its own noise: at
+    random init every layer predicts near-uniform classes, whose AAF terms
+    are all about the same."""
+    _, _, _, model, batch = twin_model
+    head = model.decode_head
+    with torch.no_grad():
+        feats, samples = _features(model, batch)
+        cls_scores, mask_preds = head.decoder_outputs(feats, samples)
+    layers = len(cls_scores)
+    assert layers >= 2
+    generator = torch.Generator().manual_seed(0)
+
+    def leaf(tensor):
+        noise = torch.randn(tensor.shape, generator=generator)
+        return (tensor.detach() + 4 * noise).requires_grad_()
+
+    cls_leaves = [leaf(c) for c in cls_scores]
+    mask_leaves = [leaf(m) for m in mask_preds]
+    head.affinity_all_layers = True
+    try:
+        losses = head.affinity_losses(cls_leaves, mask_leaves, samples)
+    finally:
+        head.affinity_all_layers = False
+    label = torch.stack([s.gt_sem_seg.data for s in samples]).squeeze(1)
+    grid_label = labels_on_grid(label, mask_leaves[-1].shape[-2:])
+    values = []
+    for i in range(layers):
+        key = 'loss_aaf' if i == layers - 1 else f'd{i}.loss_aaf'
+        with torch.no_grad():
+            own = head.loss_affinity(
+                mask_class_distribution(cls_leaves[i], mask_leaves[i]),
+                grid_label, ignore_index=head.ignore_index)
+        assert torch.equal(losses[key].detach(), own), key
+        values.append(own.item())
+        grads = torch.autograd.grad(losses[key], cls_leaves + mask_leaves,
+                                    allow_unused=True)
+        for j in range(layers):
+            for kind, grad in (('class scores', grads[j]),
+                               ('masks', grads[layers + j])):
+                if j == i:
+                    assert grad is not None and bool(grad.abs().sum() > 0), (
+                        f'{key}: no gradient on layer {j} {kind}')
+                else:
+                    assert grad is None, f'{key}: gradient on layer {j} {kind}'
+    # The layers' terms differ: another layer's input would show.
+    assert min(abs(a - b) for i, a in enumerate(values)
+               for b in values[i + 1:]) > 1e-3, values
+
+
 @pytest.mark.parametrize('head_type', sorted(CONFIGS))
 def test_unknown_keys_are_refused(head_type, tmp_path):
     from mmseg.registry import MODELS
