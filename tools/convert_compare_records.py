@@ -78,12 +78,37 @@ def main(argv=None) -> int:
                              f'{cfg.train_cfg.max_iters}')
             classes = _classes(cfg)
             record = convert_legacy_record(old, method.key, method.name,
-                                           config_hash(cfg), classes)
+                                           config_hash(cfg), classes,
+                                           _aaf_kernel_sizes(cfg.model))
             write_record(record_path(args.out, method.slug, seed), record)
             converted += 1
             print(f'{path} -> {record_path(args.out, method.slug, seed)}')
     print(f'converted {converted} records')
     return 0
+
+
+def _aaf_kernel_sizes(node):
+    """The ``kernel_sizes`` of the first AAFLoss in a model config (the
+    class default where the config leaves it out), or None."""
+    if isinstance(node, dict):
+        if node.get('type') == 'AAFLoss':
+            if 'kernel_sizes' in node:
+                return list(node['kernel_sizes'])
+            import inspect
+
+            from mmseg_aaf.models.losses import AAFLoss
+            return list(inspect.signature(AAFLoss.__init__)
+                        .parameters['kernel_sizes'].default)
+        children = node.values()
+    elif isinstance(node, (list, tuple)):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _aaf_kernel_sizes(child)
+        if found:
+            return found
+    return None
 
 
 def _classes(cfg):

@@ -12,6 +12,7 @@ A record holds what the run measured and what it was trained from::
       "metrics": {"aAcc": 77.9, "mIoU": 48.9, ...},   # evaluator order
       "per_class": {"classes": [...], "IoU": [...], "bFscore": [...]},
       "kernel_sizes": {"edge": [...], "nonedge": [...]} or null,
+      "kernel_size_candidates": [3, 5, 7] or null,     # AAF's sizes
       "train_seconds": 118.2, "test_seconds": 9.1
     }
 
@@ -129,7 +130,9 @@ def load_records(records_dir: str, slugs: Sequence[str]) -> Dict[str,
 
 
 def convert_legacy_record(old: Dict, key: str, name: str, config_hash: str,
-                          classes: Sequence[str]) -> Dict:
+                          classes: Sequence[str],
+                          kernel_size_candidates: Optional[Sequence[int]]
+                          = None) -> Dict:
     """A record of the CamVid loss comparison (``tools/compare_losses.py``
     before it became ``mmseg-aaf-compare``) in this format.
 
@@ -157,6 +160,8 @@ def convert_legacy_record(old: Dict, key: str, name: str, config_hash: str,
         metrics=metrics,
         per_class=per_class,
         kernel_sizes=old.get('kernel_sizes'),
+        kernel_size_candidates=list(kernel_size_candidates)
+        if old.get('kernel_sizes') else None,
         train_seconds=old.get('train_seconds'),
         converted_from='tools/compare_losses.py record '
         f'{old["model"]}/{old["method"]}/seed{old["seed"]}.json')

@@ -167,15 +167,19 @@ class PredictionCollector(Hook):
 
 
 def aaf_kernel_sizes(model) -> Optional[Dict[str, np.ndarray]]:
-    """Effective kernel sizes of the first ``AAFLoss`` in ``model``."""
+    """Effective kernel sizes of the first ``AAFLoss`` in ``model``:
+    ``edge`` and ``nonedge`` ``(C,)`` arrays, and ``candidates``, the
+    ``K`` sizes the loss mixes."""
     if is_model_wrapper(model):
         model = model.module
     for module in model.modules():
         if isinstance(module, AAFLoss):
-            return {
+            sizes = {
                 key: value.cpu().numpy()
                 for key, value in module.effective_kernel_sizes().items()
             }
+            sizes['candidates'] = np.asarray(module.kernel_sizes)
+            return sizes
     return None
 
 

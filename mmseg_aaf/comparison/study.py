@@ -305,8 +305,11 @@ def train_and_test(run: PlannedRun, run_dir: str, label: str,
         iters=cfg.train_cfg.get('max_iters'),
         metrics={k: float(v) for k, v in metrics.items()},
         per_class=_per_class(run_dir),
-        kernel_sizes=None if sizes is None else
-        {k: [float(x) for x in v] for k, v in sizes.items()},
+        kernel_sizes=None if sizes is None else dict(
+            edge=[float(x) for x in sizes['edge']],
+            nonedge=[float(x) for x in sizes['nonedge']]),
+        kernel_size_candidates=None if sizes is None else
+        [int(k) for k in sizes['candidates']],
         train_seconds=round(trained['train_seconds'], 1),
         test_seconds=round(test_seconds, 1))
 

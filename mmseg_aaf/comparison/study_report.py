@@ -6,7 +6,8 @@ method minus the reference on the same seed with the seeds won, ties not
 counted; the focus method minus each other method; one per-class table per
 per-class measure), ``results.json`` (the same numbers) and ``chart.png``
 (bars at the seed mean with a dot per seed; below, each method minus the
-reference per seed).
+reference per seed), and ``kernel_sizes_<method>.png`` for the methods
+that learn AAF kernel sizes.
 
 The measures are the evaluator's own keys, in the order it returns them
 (or those chosen with ``--measures``), plus one ``<name>_mIoU`` per class
@@ -358,4 +359,29 @@ def write_reports(study) -> Dict[str, str]:
     with open(paths['json'], 'w') as f:
         json.dump(payload, f, indent=1)
     plot_measures(paths['png'], study, records)
+    paths.update(plot_learned_kernel_sizes(study, records))
+    return paths
+
+
+def plot_learned_kernel_sizes(study, records: Dict[str, List[Dict]]
+                              ) -> Dict[str, str]:
+    """``kernel_sizes_<slug>.png`` for every method whose runs learned AAF
+    kernel sizes: per class, the effective edge and non-edge size, mean
+    over seeds."""
+    from ..visualization import plot_kernel_sizes
+    paths = {}
+    for method in study.methods:
+        runs = [r for r in records.get(method.key, ())
+                if r.get('kernel_sizes')]
+        if not runs:
+            continue
+        path = osp.join(study.report_dir, f'kernel_sizes_{method.slug}.png')
+        plot_kernel_sizes(
+            runs[0]['per_class']['classes'],
+            np.mean([r['kernel_sizes']['edge'] for r in runs], axis=0),
+            np.mean([r['kernel_sizes']['nonedge'] for r in runs], axis=0),
+            runs[0]['kernel_size_candidates'], path,
+            title=f'{study.title}, {method.name}: learned effective kernel '
+            f'sizes (mean of {len(runs)} seed(s))')
+        paths[f'kernel_sizes_{method.slug}'] = path
     return paths

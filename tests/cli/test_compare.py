@@ -89,6 +89,11 @@ def test_quick_study_end_to_end_and_resumed(tmp_path, camvid_root):
                  '| lovasz - Dice |', 'Per-class BIoU'):
         assert name in text, name
     assert (work / 'chart.png').read_bytes()[:8] == PNG_SIGNATURE
+    assert records['dice+aaf', 0]['kernel_size_candidates'] == [3, 5, 7]
+    for slug in ('aaf', 'dice+aaf'):
+        assert (work / f'kernel_sizes_{slug}.png').read_bytes()[:8] == \
+            PNG_SIGNATURE
+    assert not (work / 'kernel_sizes_dice.png').exists()
     assert 'about' in proc.stdout and 'left' in proc.stdout
 
     # A stop after some runs: two records gone, the rest kept. The rerun

@@ -68,6 +68,8 @@ def test_a_converted_legacy_record_is_accepted_for_its_own_config(tmp_path):
     assert record['per_class']['classes'] == list(CAMVID_CLASSES)
     assert record['per_class']['IoU'] == old['per_class']['IoU']
     assert record['kernel_sizes'] == old['kernel_sizes']
+    # The hand-written config's AAFLoss: the paper's sizes.
+    assert record['kernel_size_candidates'] == [3, 5, 7]
 
     runs = plan_study(_study(tmp_path, dict(downsample=4)), lambda _: None)
     assert [(r.method.key, r.recorded) for r in runs] == [('ce', False),
@@ -93,6 +95,7 @@ def test_converted_and_fresh_records_agree_in_every_shared_field(tmp_path):
                        IoU=[float(i) for i in range(11)],
                        bFscore=[None] + [1.0] * 10, BIoU=[2.0] * 11),
         kernel_sizes=dict(edge=[3.5] * 11, nonedge=[6.0] * 11),
+        kernel_size_candidates=[3, 5, 7],
         train_seconds=100.0, test_seconds=9.0)
     old = dict(model='pspnet', method='aaf', seed=1, config=fresh['config'],
                iters=600, metrics=dict(fresh['metrics'], thin_mIoU=4.0),
@@ -100,11 +103,13 @@ def test_converted_and_fresh_records_agree_in_every_shared_field(tmp_path):
                           if k != 'classes'},
                kernel_sizes=fresh['kernel_sizes'], train_seconds=100.0)
     converted = convert_legacy_record(old, '+aaf', '+ AAF',
-                                      config_hash(cfg), CAMVID_CLASSES)
+                                      config_hash(cfg), CAMVID_CLASSES,
+                                      (3, 5, 7))
     shared = set(converted) & set(fresh)
     assert shared >= {'format', 'version', 'method', 'name', 'seed',
                       'config', 'config_hash', 'iters', 'metrics',
-                      'per_class', 'kernel_sizes', 'train_seconds'}
+                      'per_class', 'kernel_sizes', 'kernel_size_candidates',
+                      'train_seconds'}
     for key in shared:
         assert converted[key] == fresh[key], key
     write_record(str(tmp_path / 'r.json'), converted)
