@@ -84,6 +84,14 @@ def parse_args(argv=None, prog=None):
         '--quick', action='store_true',
         help='2 iterations of batch 2 per run, into WORK_DIR/quick: checks '
         'that every method builds, trains, tests and reports')
+    parser.add_argument(
+        '--show', type=int, default=0, metavar='N',
+        help='keep the first seed\'s predictions of N test images (most '
+        'pixels of the first --subset) and draw qualitative.png')
+    parser.add_argument(
+        '--zoom', type=float, default=1.0,
+        help='the figure shows this fraction of each image side, where '
+        'those pixels are densest (default 1: whole images)')
     parser.add_argument('--report-only', action='store_true',
                         help='write the reports from the records; train '
                         'nothing')
@@ -143,7 +151,9 @@ def main(argv=None, prog=None) -> int:
             measures=args.measures,
             quick=args.quick,
             verbose=args.verbose,
-            title=args.title)
+            title=args.title,
+            show=args.show,
+            zoom=args.zoom)
         run_study(study, printer=lambda line: print(line, flush=True),
                   report_only=args.report_only)
     except (MethodError, StudyError, StaleRecord, ReportError,

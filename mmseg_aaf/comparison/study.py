@@ -30,8 +30,8 @@ from . import study_report
 from .methods import Method, derive_configs
 from .records import (FORMAT_NAME, FORMAT_VERSION, StaleRecord,
                       config_hash, read_record, record_path, write_record)
-from .runner import ProgressHook, _format_seconds, aaf_kernel_sizes, \
-    set_schedule
+from .runner import (PredictionCollector, ProgressHook, _format_seconds,
+                     aaf_kernel_sizes, set_schedule)
 
 #: What ``--quick`` changes: a smoke test of the whole study (every
 #: method builds, trains, tests and reports) before the real one.
@@ -71,6 +71,11 @@ class Study:
         verbose (bool): Keep mmengine's log output.
         title (str, optional): Heading of the reports; default the
             baseline's file name.
+        show (int): Keep the first seed's predictions of this many test
+            images for ``qualitative.png``: those with most pixels of the
+            first subset's classes (of every class but 0 without one).
+        zoom (float): The figure shows a window of this fraction of each
+            image side around the densest such pixels (1: whole images).
     """
     baseline: str
     methods: List[Method]
@@ -87,6 +92,8 @@ class Study:
     quick: bool = False
     verbose: bool = False
     title: Optional[str] = None
+    show: int = 0
+    zoom: float = 1.0
 
     def __post_init__(self):
         if self.title is None:
@@ -108,6 +115,13 @@ class Study:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or \
                 min(self.seeds) < 0:
             raise StudyError('seeds must be distinct numbers >= 0')
+        if self.show < 0 or not 0 < self.zoom <= 1:
+            raise StudyError('--show must be >= 0 and --zoom in (0, 1]')
+
+    @property
+    def shown_file(self) -> str:
+        """The test images whose predictions are kept (JSON)."""
+        return osp.join(self.work_dir, 'shown.json')
 
     @property
     def reference(self) -> Method:
@@ -182,6 +196,8 @@ def plan_study(study: Study, printer: Callable = print) -> List[PlannedRun]:
                 check_subsets(study, classes)
         if not method.is_baseline:
             printer(f'{method.key}: {osp.relpath(paths[method.key])}')
+    if study.show:
+        choose_shown(resolved[study.methods[0].key][0], study)
     runs = []
     for seed in study.seeds:
         for method in study.methods:
@@ -193,6 +209,53 @@ def plan_study(study: Study, printer: Callable = print) -> List[PlannedRun]:
             runs.append(PlannedRun(method, seed, cfg, paths[method.key],
                                    digest, path, recorded))
     return runs
+
+
+def _densest_window(mask: np.ndarray, zoom: float) -> List[int]:
+    """``[top, left, height, width]``: the window of ``zoom`` times each
+    side of ``mask`` that holds most of its true pixels."""
+    height, width = mask.shape
+    h, w = max(int(round(height * zoom)), 1), max(int(round(width * zoom)), 1)
+    sums = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    counts = (sums[h:, w:] - sums[:-h, w:] - sums[h:, :-w] + sums[:-h, :-w])
+    top, left = np.unravel_index(int(np.argmax(counts)), counts.shape)
+    return [int(top), int(left), h, w]
+
+
+def choose_shown(cfg: Config, study: Study) -> Dict:
+    """Pick the test images of the qualitative figure (once per work dir:
+    kept in ``study.shown_file``, with the classes, the palette and each
+    image's zoom window)."""
+    if osp.isfile(study.shown_file):
+        with open(study.shown_file) as f:
+            return json.load(f)
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import DATASETS
+    from PIL import Image
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    classes = list(dataset.metainfo['classes'])
+    subset = next(iter(study.subsets.values()), None)
+    wanted = [classes.index(c) for c in subset] if subset else \
+        list(range(1, len(classes)))
+    found = []
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        label = np.asarray(Image.open(info['seg_map_path']))
+        mask = np.isin(label, wanted)
+        found.append((-int(mask.sum()), index, info, mask))
+    found.sort(key=lambda item: item[:2])
+    shown = dict(
+        classes=classes,
+        palette=[list(map(int, c)) for c in dataset.metainfo['palette']],
+        images=[dict(name=osp.basename(info['img_path']),
+                     img_path=info['img_path'],
+                     seg_map_path=info['seg_map_path'],
+                     window=_densest_window(mask, study.zoom))
+                for _, _, info, mask in found[:study.show]])
+    with open(study.shown_file, 'w') as f:
+        json.dump(shown, f, indent=1)
+    return shown
 
 
 def _metric_class(metric_type: str):
@@ -259,9 +322,11 @@ def _per_class(run_dir: str) -> Dict:
 
 
 def train_and_test(run: PlannedRun, run_dir: str, label: str,
-                   printer: Callable, verbose: bool = False) -> Dict:
+                   printer: Callable, verbose: bool = False,
+                   shown: Sequence[Dict] = ()) -> Dict:
     """Train (or resume, or reuse a finished training) and test one run;
-    returns its record (not yet written)."""
+    returns its record (not yet written). The predictions of the
+    ``shown`` test images go to ``run_dir/predictions/``."""
     from mmengine.runner import Runner
     cfg = run_config(run, run_dir, verbose)
     trained_file = osp.join(run_dir, 'trained.json')
@@ -290,9 +355,20 @@ def train_and_test(run: PlannedRun, run_dir: str, label: str,
     test_cfg.load_from = trained['checkpoint']
     test_cfg.resume = False
     runner = Runner.from_cfg(test_cfg)
+    collector = None
+    if shown:
+        collector = PredictionCollector([item['name'] for item in shown])
+        runner.register_hook(collector)
     start = time.perf_counter()
     metrics = runner.test()
     test_seconds = time.perf_counter() - start
+    if collector is not None:
+        from PIL import Image
+        folder = osp.join(run_dir, 'predictions')
+        os.makedirs(folder, exist_ok=True)
+        for name, prediction in collector.predictions.items():
+            Image.fromarray(prediction).save(
+                osp.join(folder, osp.splitext(name)[0] + '.png'))
     sizes = aaf_kernel_sizes(runner.model)
     return dict(
         format=FORMAT_NAME,
@@ -376,9 +452,13 @@ def run_study(study: Study, printer: Callable[[str], None] = print,
         began = time.perf_counter()
         run_dir = osp.join(study.work_dir, run.method.slug,
                            f'seed{run.seed}')
+        shown = ()
+        if study.show and run.seed == study.seeds[0]:
+            with open(study.shown_file) as f:
+                shown = json.load(f)['images']
         record = train_and_test(run, run_dir,
                                 f'{run.method.key} seed {run.seed}',
-                                printer, study.verbose)
+                                printer, study.verbose, shown)
         durations.setdefault(run.method.key, []).append(
             time.perf_counter() - began)
         write_record(run.record_file, record)

@@ -6,8 +6,10 @@ method minus the reference on the same seed with the seeds won, ties not
 counted; the focus method minus each other method; one per-class table per
 per-class measure), ``results.json`` (the same numbers) and ``chart.png``
 (bars at the seed mean with a dot per seed; below, each method minus the
-reference per seed), and ``kernel_sizes_<method>.png`` for the methods
-that learn AAF kernel sizes.
+reference per seed), ``kernel_sizes_<method>.png`` for the methods that
+learn AAF kernel sizes, and with ``--show N`` ``qualitative.png``: N test
+images, their ground truth and every method's prediction of the first
+seed.
 
 The measures are the evaluator's own keys, in the order it returns them
 (or those chosen with ``--measures``), plus one ``<name>_mIoU`` per class
@@ -360,7 +362,54 @@ def write_reports(study) -> Dict[str, str]:
         json.dump(payload, f, indent=1)
     plot_measures(paths['png'], study, records)
     paths.update(plot_learned_kernel_sizes(study, records))
+    shown = plot_predictions(study)
+    if shown:
+        paths['qualitative'] = shown
     return paths
+
+
+def plot_predictions(study) -> Optional[str]:
+    """``qualitative.png``: for the test images the study keeps
+    (``--show``), a row of image, ground truth and each method's
+    prediction of the first seed, in the zoom window of each image; None
+    when no prediction was kept."""
+    if not study.show or not osp.isfile(study.shown_file):
+        return None
+    from PIL import Image
+
+    from .report import plot_qualitative
+    with open(study.shown_file) as f:
+        shown = json.load(f)
+    seed = study.seeds[0]
+
+    def crop(array, window):
+        top, left, height, width = window
+        return array[top:top + height, left:left + width]
+
+    predictions = {}
+    for method in study.methods:
+        folder = osp.join(study.work_dir, method.slug, f'seed{seed}',
+                          'predictions')
+        files = [osp.join(folder, osp.splitext(item['name'])[0] + '.png')
+                 for item in shown['images']]
+        if all(osp.isfile(path) for path in files):
+            predictions[method.name] = [
+                crop(np.asarray(Image.open(path)), item['window'])
+                for path, item in zip(files, shown['images'])]
+    if not predictions:
+        return None
+    images = [crop(np.asarray(Image.open(item['img_path']).convert('RGB')),
+                   item['window']) for item in shown['images']]
+    labels = [crop(np.asarray(Image.open(item['seg_map_path'])),
+                   item['window']) for item in shown['images']]
+    # Ignored (255) and any other unlabelled value are drawn black, as in
+    # mmseg's visualizer.
+    palette = shown['palette'] + [[0, 0, 0]] * (256 - len(shown['palette']))
+    return plot_qualitative(
+        osp.join(study.report_dir, 'qualitative.png'), images=images,
+        ground_truths=labels, predictions=predictions,
+        classes=shown['classes'], palette=palette,
+        names=[item['name'] for item in shown['images']])
 
 
 def plot_learned_kernel_sizes(study, records: Dict[str, List[Dict]]

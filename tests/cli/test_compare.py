@@ -51,6 +51,7 @@ def test_quick_study_end_to_end_and_resumed(tmp_path, camvid_root):
     args = [BASELINE, '--methods', *METHODS, '--seeds', '2', '--quick',
             '--work-dir', 'cmp', '--loss-options', 'downsample=4',
             '--subset', 'thin=pole,signsymbol,fence', '--threads', '1',
+            '--show', '1', '--zoom', '0.5',
             *data_options(camvid_root)]
     proc = compare(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -94,6 +95,14 @@ def test_quick_study_end_to_end_and_resumed(tmp_path, camvid_root):
         assert (work / f'kernel_sizes_{slug}.png').read_bytes()[:8] == \
             PNG_SIGNATURE
     assert not (work / 'kernel_sizes_dice.png').exists()
+    # The qualitative figure: seed 0's predictions of the val image with
+    # most thin-class pixels, in a window of half its sides.
+    shown = json.loads((work / 'shown.json').read_text())
+    assert len(shown['images']) == 1
+    assert shown['images'][0]['window'][2:] == [36, 48]  # 72 x 96 images
+    assert (work / 'qualitative.png').read_bytes()[:8] == PNG_SIGNATURE
+    assert len(list(work.glob('*/seed0/predictions/*.png'))) == 5
+    assert not list(work.glob('*/seed1/predictions'))
     assert 'about' in proc.stdout and 'left' in proc.stdout
 
     # A stop after some runs: two records gone, the rest kept. The rerun

@@ -5,6 +5,7 @@ table, class subsets, per-class tables, the chart, and stale records."""
 import json
 import math
 
+import numpy as np
 import pytest
 
 from mmseg_aaf.comparison.methods import parse_methods
@@ -165,3 +166,12 @@ def test_study_settings_are_checked(tmp_path):
         make_study(tmp_path, seeds=[0, 0])
     study = make_study(tmp_path, methods=['+dice', '+aaf'])
     assert study.reference.key == '+dice'  # no baseline: the first method
+
+
+def test_the_zoom_window_holds_most_of_the_pixels():
+    from mmseg_aaf.comparison.study import _densest_window
+    mask = np.zeros((8, 10), bool)
+    mask[5:8, 6:9] = True  # a 3 x 3 patch near the bottom right
+    mask[0, 0] = True
+    assert _densest_window(mask, 0.5) == [4, 4, 4, 5]  # rows 4-7, cols 4-8
+    assert _densest_window(mask, 1.0) == [0, 0, 8, 10]
