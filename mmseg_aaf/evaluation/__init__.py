@@ -1,11 +1,12 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 from .metrics import (CITYSCAPES_AVG_CLASS_SIZE, CITYSCAPES_INSTANCE_CLASSES,
-                      BoundaryIoUMetric, BoundaryMetric,
+                      BoundaryIoUMetric, BoundaryMetric, CenterlineDiceMetric,
                       InstanceIoUMetric, PerClassIoUMetric)
 from .per_class_results import dump_per_class_results, load_result_file
 
 __all__ = [
-    'BoundaryIoUMetric', 'BoundaryMetric', 'InstanceIoUMetric', 'PerClassIoUMetric',
+    'BoundaryIoUMetric', 'BoundaryMetric', 'CenterlineDiceMetric',
+    'InstanceIoUMetric', 'PerClassIoUMetric',
     'CITYSCAPES_AVG_CLASS_SIZE', 'CITYSCAPES_INSTANCE_CLASSES',
     'dump_per_class_results', 'load_result_file'
 ]

@@ -2,6 +2,8 @@
 from .boundary_iou_metric import (BoundaryIoUMetric, boundary_iou_counts,
                                   boundary_iou_scores, mask_boundary_band)
 from .boundary_metric import BoundaryMetric, boundary_counts, boundary_scores
+from .centerline_dice_metric import (CenterlineDiceMetric, centerline_counts,
+                                     centerline_scores)
 from .instance_iou_metric import (CITYSCAPES_AVG_CLASS_SIZE,
                                   CITYSCAPES_INSTANCE_CLASSES,
                                   InstanceIoUMetric)
@@ -11,6 +13,7 @@ __all__ = [
     'BoundaryIoUMetric', 'boundary_iou_counts', 'boundary_iou_scores',
     'mask_boundary_band',
     'BoundaryMetric', 'boundary_counts', 'boundary_scores',
+    'CenterlineDiceMetric', 'centerline_counts', 'centerline_scores',
     'InstanceIoUMetric', 'CITYSCAPES_AVG_CLASS_SIZE',
     'CITYSCAPES_INSTANCE_CLASSES', 'PerClassIoUMetric'
 ]
