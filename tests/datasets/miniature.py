@@ -3,7 +3,8 @@
 
 A handful of small images under the same directory structure and file
 names as the real Cityscapes, PASCAL VOC 2012 (+ SBD aug) and GTA5, so that
-the provided configs load them unchanged from ``data/<dataset>/``.
+the provided configs load them unchanged from ``data/<dataset>/``; CamVid
+and DRIVE in their download layouts, for the converters.
 """
 from pathlib import Path
 from typing import Dict, Iterable, Sequence, Tuple
@@ -149,4 +150,70 @@ def write_camvid_segnet(root,
             label[:2, :] = 11  # void, as along CamVid's image borders
             _save(image_for(label, rng), root / split / f'{name}.png')
             _save(label, root / f'{split}annot' / f'{name}.png')
+    return root
+
+
+#: DRIVE's zips: (zip name, folder in it, file suffix of each image id).
+DRIVE_SPLITS = {
+    'training': ('training.zip', 'training', '_training'),
+    'test': ('test.zip', 'test', '_test'),
+}
+
+
+def vessel_label(rng: np.random.Generator,
+                 size: Tuple[int, int] = (60, 56)) -> np.ndarray:
+    """0 / 255 map of a few straight vessels 1 to 4 pixels wide."""
+    from PIL import ImageDraw
+    height, width = size
+    image = Image.new('L', (width, height), 0)
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        points = [(int(rng.integers(0, width)), int(rng.integers(0, height)))
+                  for _ in range(3)]
+        draw.line(points, fill=255, width=int(rng.integers(1, 5)))
+    return np.asarray(image)
+
+
+def write_drive_zips(root,
+                     ids: Dict[str, Sequence[int]] = None,
+                     seed: int = 0,
+                     size: Tuple[int, int] = (60, 56)) -> Path:
+    """``root/training.zip`` and ``root/test.zip`` in the layout of the
+    official DRIVE download: ``<split>/images/NN_<split>.tif`` (RGB),
+    ``<split>/1st_manual/NN_manual1.gif`` (255 = vessel),
+    ``<split>/mask/NN_<split>_mask.gif`` (field of view) and, for test,
+    ``test/2nd_manual/NN_manual2.gif``. By default 3 training images
+    (21-23) and 2 test images (01-02)."""
+    import io
+    import zipfile
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ids = ids or {'training': (21, 22, 23), 'test': (1, 2)}
+
+    def encoded(array, fmt):
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format=fmt)
+        return buffer.getvalue()
+
+    for split, numbers in ids.items():
+        zip_name, folder, suffix = DRIVE_SPLITS[split]
+        with zipfile.ZipFile(root / zip_name, 'w') as archive:
+            for number in numbers:
+                label = vessel_label(rng, size)
+                yy, xx = np.mgrid[:size[0], :size[1]]
+                fov = ((yy - size[0] / 2)**2 + (xx - size[1] / 2)**2 <=
+                       (min(size) / 2)**2).astype(np.uint8) * 255
+                stem = f'{number:02d}'
+                archive.writestr(f'{folder}/images/{stem}{suffix}.tif',
+                                 encoded(image_for(label, rng), 'TIFF'))
+                archive.writestr(f'{folder}/1st_manual/{stem}_manual1.gif',
+                                 encoded(label, 'GIF'))
+                archive.writestr(f'{folder}/mask/{stem}{suffix}_mask.gif',
+                                 encoded(fov, 'GIF'))
+                if split == 'test':
+                    second = np.roll(label, 1, axis=1)
+                    archive.writestr(
+                        f'{folder}/2nd_manual/{stem}_manual2.gif',
+                        encoded(second, 'GIF'))
     return root
