@@ -60,9 +60,9 @@ def parse_args(argv=None, prog=None):
     parser.add_argument('--report-dir',
                         help='where the reports go (default WORK_DIR)')
     parser.add_argument(
-        '--focus', metavar='METHOD',
-        help='the method whose "minus each other method" table is written '
-        '(default: the last)')
+        '--focus', nargs='+', metavar='METHOD',
+        help='the methods whose "minus each other method" tables are '
+        'written (default: the last)')
     parser.add_argument(
         '--subset', action='append', default=[], metavar='NAME=C1,C2',
         help='report the mean IoU of these classes as "NAME mIoU", e.g. '

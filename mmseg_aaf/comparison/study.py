@@ -61,8 +61,8 @@ class Study:
         cfg_options (dict, optional): Applied to every method's config.
         loss_options (dict, optional): Settings of the pairwise losses of
             derived methods (``+aaf``, ``+affinity``).
-        focus (str, optional): The method whose "minus each other method"
-            table is written; default the last.
+        focus (list[str], optional): The methods whose "minus each other
+            method" tables are written; default the last method.
         subsets (dict): Name -> class names, reported as ``<name> mIoU``.
         measures (list[str], optional): Keys shown in the tables (evaluator
             keys and ``<subset>_mIoU``); default every evaluator key.
@@ -86,7 +86,7 @@ class Study:
     iters: Optional[int] = None
     cfg_options: Optional[dict] = None
     loss_options: Optional[dict] = None
-    focus: Optional[str] = None
+    focus: Optional[List[str]] = None
     subsets: Dict[str, List[str]] = field(default_factory=dict)
     measures: Optional[List[str]] = None
     quick: bool = False
@@ -107,11 +107,13 @@ class Study:
         keys = [m.key for m in self.methods]
         if not self.methods:
             raise StudyError('no methods to compare')
-        if self.focus is None:
-            self.focus = keys[-1]
-        if self.focus not in keys:
-            raise StudyError(f'--focus {self.focus} is not one of the '
-                             f'methods ({", ".join(keys)})')
+        if isinstance(self.focus, str):
+            self.focus = [self.focus]
+        self.focus = list(self.focus or keys[-1:])
+        for focus in self.focus:
+            if focus not in keys:
+                raise StudyError(f'--focus {focus} is not one of the '
+                                 f'methods ({", ".join(keys)})')
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or \
                 min(self.seeds) < 0:
             raise StudyError('seeds must be distinct numbers >= 0')

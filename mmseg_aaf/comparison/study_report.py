@@ -3,7 +3,7 @@
 
 Into the report folder: ``results.md`` (mean ± sample std per method; each
 method minus the reference on the same seed with the seeds won, ties not
-counted; the focus method minus each other method; one per-class table per
+counted; each focus method minus each other method; one per-class table per
 per-class measure), ``results.json`` (the same numbers) and ``chart.png``
 (bars at the seed mean with a dot per seed; below, each method minus the
 reference per seed), ``kernel_sizes_<method>.png`` for the methods that
@@ -161,15 +161,16 @@ def paired_deltas(study, records: Dict[str, List[Dict]]) -> Dict:
     return result
 
 
-def focus_versus(study, records: Dict[str, List[Dict]]) -> Dict:
-    """The focus method minus each other method, seed by seed: the choice
-    a user makes between them."""
+def focus_versus(study, records: Dict[str, List[Dict]],
+                 focus: str) -> Dict:
+    """The method ``focus`` minus each other method, seed by seed: the
+    choice a user makes between them."""
     keys = measure_keys(study, records)
-    focus = records.get(study.focus, [])
+    runs = records.get(focus, [])
     result = {}
     for method in study.methods:
-        if method.key != study.focus:
-            found = paired(focus, records.get(method.key, []), keys, study)
+        if method.key != focus:
+            found = paired(runs, records.get(method.key, []), keys, study)
             if found:
                 result[method.key] = found
     return result
@@ -203,16 +204,16 @@ def paired_markdown(study, records) -> str:
                          lambda method: method.name)
 
 
-def _focus_method(study):
-    return next(m for m in study.methods if m.key == study.focus)
+def _method(study, key: str):
+    return next(m for m in study.methods if m.key == key)
 
 
-def focus_markdown(study, records) -> str:
-    """The focus method minus each other method."""
-    focus = _focus_method(study).short_name
-    return _paired_table(study, records, focus_versus(study, records),
-                         f'{focus} - Method',
-                         lambda method: f'{focus} - {method.short_name}')
+def focus_markdown(study, records, focus: str) -> str:
+    """The method ``focus`` minus each other method."""
+    name = _method(study, focus).short_name
+    return _paired_table(study, records, focus_versus(study, records, focus),
+                         f'{name} - Method',
+                         lambda method: f'{name} - {method.short_name}')
 
 
 def per_class_measures(records: Dict[str, List[Dict]]) -> List[str]:
@@ -333,14 +334,16 @@ def write_reports(study) -> Dict[str, str]:
     if not records:
         return {}
     reference = study.reference.name
-    focus = _focus_method(study).short_name
     sections = [
         f'## {study.title}\n',
         'Mean ± sample std over seeds\n', summary_markdown(study, records),
         f'\nEach method minus {reference}, per seed: mean difference (seeds '
-        'won)\n', paired_markdown(study, records),
-        f'\n{focus} minus each other method, per seed: mean difference '
-        f'(seeds {focus} wins)\n', focus_markdown(study, records)]
+        'won)\n', paired_markdown(study, records)]
+    for focus in study.focus:
+        name = _method(study, focus).short_name
+        sections += [f'\n{name} minus each other method, per seed: mean '
+                     f'difference (seeds {name} wins)\n',
+                     focus_markdown(study, records, focus)]
     for name in per_class_measures(records):
         sections += [f'\nPer-class {name} (mean over seeds)\n',
                      per_class_markdown(study, records, name)]
@@ -357,7 +360,8 @@ def write_reports(study) -> Dict[str, str]:
             for m in study.methods if m.key in records
         },
         paired=paired_deltas(study, records),
-        focus_versus=focus_versus(study, records))
+        focus_versus={focus: focus_versus(study, records, focus)
+                      for focus in study.focus})
     with open(paths['json'], 'w') as f:
         json.dump(payload, f, indent=1)
     plot_measures(paths['png'], study, records)

@@ -77,9 +77,12 @@ def test_paired_differences_count_wins_not_ties(tmp_path):
     assert deltas['+aaf']['bFscore']['wins'] == 1  # a tie on seed 1
     assert deltas['+dice']['mIoU'] == dict(seeds=[1], deltas=[1.0],
                                            mean=1.0, wins=1)
-    versus = focus_versus(study, records)  # the focus: the last method
+    assert study.focus == ['+aaf']  # by default the last method
+    versus = focus_versus(study, records, '+aaf')
     assert list(versus) == ['ce', '+dice']
     assert versus['+dice']['mIoU']['deltas'] == [-1.5]
+    assert focus_versus(study, records, '+dice')['+aaf']['mIoU'][
+        'deltas'] == [1.5]
     paths = write_reports(study)
     text = open(paths['md']).read()
     assert ('| + AAF | 3 (mIoU: +1.00, -0.50, +2.00) | +0.83 (2/3) | '
@@ -88,6 +91,12 @@ def test_paired_differences_count_wins_not_ties(tmp_path):
         in text
     payload = json.load(open(paths['json']))
     assert payload['paired']['+aaf']['mIoU']['wins'] == 2
+    assert payload['focus_versus']['+aaf']['ce']['mIoU']['wins'] == 2
+    # Two focus methods: a table each.
+    two = make_study(tmp_path, measures=['mIoU'], focus=['+aaf', '+dice'])
+    text = open(write_reports(two)['md']).read()
+    assert 'AAF minus each other method' in text
+    assert '| Dice - AAF | 1 (mIoU: +1.50) | +1.50 (1/1) |' in text
     assert payload['measures'] == ['mIoU', 'bFscore']
     assert open(paths['png'], 'rb').read(8) == PNG_SIGNATURE
 
@@ -161,7 +170,7 @@ def test_time_left_counts_only_runs_to_train_at_their_own_pace():
 
 def test_study_settings_are_checked(tmp_path):
     with pytest.raises(StudyError, match='--focus \\+dice is not one'):
-        make_study(tmp_path, methods=['ce', '+aaf'], focus='+dice')
+        make_study(tmp_path, methods=['ce', '+aaf'], focus=['+dice'])
     with pytest.raises(StudyError, match='distinct'):
         make_study(tmp_path, seeds=[0, 0])
     study = make_study(tmp_path, methods=['+dice', '+aaf'])
