@@ -208,12 +208,19 @@ def _method(study, key: str):
     return next(m for m in study.methods if m.key == key)
 
 
+def _term(name: str) -> str:
+    """A method's short name as a term of a difference: ``(Dice + AAF)``
+    in brackets, ``AAF`` as it is."""
+    return f'({name})' if ' + ' in name else name
+
+
 def focus_markdown(study, records, focus: str) -> str:
     """The method ``focus`` minus each other method."""
-    name = _method(study, focus).short_name
-    return _paired_table(study, records, focus_versus(study, records, focus),
-                         f'{name} - Method',
-                         lambda method: f'{name} - {method.short_name}')
+    name = _term(_method(study, focus).short_name)
+    return _paired_table(
+        study, records, focus_versus(study, records, focus),
+        f'{name} - Method',
+        lambda method: f'{name} - {_term(method.short_name)}')
 
 
 def per_class_measures(records: Dict[str, List[Dict]]) -> List[str]:
