@@ -232,7 +232,8 @@ def test_half_a_line_by_hand():
     # clDice = 2 (4/7) / (1 + 4/7) = 8/11.
     gt, pred = line_map(slice(1, 8)), line_map(slice(1, 5))
     counts = centerline_counts(pred, gt, 2, [1])
-    np.testing.assert_array_equal(counts[:, 1], [4, 4, 4, 7])
+    assert (counts[PRED_SKEL_IN_GT, 1], counts[PRED_SKEL, 1],
+            counts[GT_SKEL_IN_PRED, 1], counts[GT_SKEL, 1]) == (4, 4, 4, 7)
     assert evaluate(CenterlineDiceMetric(), [(pred, gt)], VESSEL) == dict(
         clDice=72.73, Tprec=100.0, Tsens=57.14)
     # Swapped: the prediction is the longer line.
