@@ -1,10 +1,15 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
-"""What the config tests share: comparing configs key by key, and the
---cfg-options and outputs of 2-iteration tool runs on miniature data."""
+"""What the config tests share: comparing configs key by key, the
+--cfg-options and outputs of 2-iteration tool runs on miniature data, and
+committed twins against what the config tool writes now."""
 import json
+import shutil
+import sys
 from pathlib import Path
 
 from mmengine.config import Config
+
+from tests.conftest import REPO_ROOT, run_tool
 
 #: Crop and test-time scale of the miniature runs (CPU-sized).
 CROP = (64, 64)
@@ -88,3 +93,17 @@ def metrics_json(work_dir: Path):
     files = sorted(work_dir.glob('*/*.json'))
     assert files, f'no metrics json under {work_dir}'
     return json.loads(files[-1].read_text())
+
+
+def assert_written_by_the_config_tool(committed: Path, args, tmp_path: Path):
+    """``committed`` (a twin under configs/) is, byte for byte, what
+    tools/aaf_config.py writes with ``args`` (the source config and its
+    options) and ``--out`` at the same place; run in a copy of configs/ so
+    that relative _base_ paths are the same."""
+    shutil.copytree(REPO_ROOT / 'configs', tmp_path / 'configs')
+    relative = committed.relative_to(REPO_ROOT)
+    (tmp_path / relative).unlink()
+    run_tool(
+        [sys.executable, str(REPO_ROOT / 'tools' / 'aaf_config.py')] +
+        list(args) + ['--out', str(relative)], cwd=tmp_path)
+    assert (tmp_path / relative).read_text() == committed.read_text()

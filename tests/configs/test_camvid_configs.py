@@ -3,7 +3,6 @@
 2-iteration run of tools/train.py and tools/test.py on a miniature CamVid
 converted from the SegNet layout (tests/configs/conftest.py)."""
 import math
-import shutil
 import sys
 
 import pytest
@@ -11,7 +10,8 @@ from mmengine.config import Config
 
 import mmseg_aaf  # noqa: F401  (registers the plugin; weights-only loads)
 from tests.conftest import REPO_ROOT, run_tool
-from tests.configs.config_runs import (changed_keys, covered,
+from tests.configs.config_runs import (assert_written_by_the_config_tool,
+                                      changed_keys, covered,
                                       eval_scale_options, metrics_json,
                                       scalars, small_run_options)
 
@@ -122,18 +122,11 @@ def test_deeplabv3plus_shares_everything_but_the_decode_head():
 
 def test_deeplabv3plus_aaf_twin_is_what_the_config_tool_writes(tmp_path):
     """The committed twin is the tool's output for the CE config (the
-    command in the CE config's header), byte for byte; written into a copy
-    of configs/ so that the relative _base_ path is the same."""
-    shutil.copytree(REPO_ROOT / 'configs', tmp_path / 'configs')
-    name = 'deeplabv3plus_r18_aaf_camvid-cpu.py'
-    (tmp_path / 'configs' / 'camvid' / name).unlink()
-    run_tool(
-        [sys.executable, str(REPO_ROOT / 'tools' / 'aaf_config.py'),
-         'configs/camvid/deeplabv3plus_r18_ce_camvid-cpu.py', '--out',
-         f'configs/camvid/{name}', '--loss-options', 'downsample=4'],
-        cwd=tmp_path)
-    assert (tmp_path / 'configs' / 'camvid' / name).read_text() == (
-        CONFIG_DIR / name).read_text()
+    command in the CE config's header), byte for byte."""
+    assert_written_by_the_config_tool(
+        CONFIG_DIR / 'deeplabv3plus_r18_aaf_camvid-cpu.py',
+        ['configs/camvid/deeplabv3plus_r18_ce_camvid-cpu.py',
+         '--loss-options', 'downsample=4'], tmp_path)
 
 
 @pytest.mark.parametrize('name', ALL_CONFIGS)
