@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from mmseg_aaf.comparison.records import record_path
+from mmseg_aaf.comparison.records import (convert_legacy_record,
+                                          record_path)
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_camvid_segnet
 
@@ -81,6 +82,22 @@ def test_quick_study_end_to_end_and_resumed(tmp_path, camvid_root):
         '*/vis_data/scalars.json'))
     logged = scalars.read_text()
     assert 'decode.loss_dice' in logged and 'decode.loss_aaf' in logged
+    # The same run in the old loss comparison's record layout converts
+    # back into this record, field for field.
+    fresh = records['aaf', 0]
+    old = dict(model='pspnet', method='aaf', seed=0, config=fresh['config'],
+               iters=fresh['iters'],
+               metrics=dict(fresh['metrics'], thin_mIoU=1.0),
+               per_class={k: v for k, v in fresh['per_class'].items()
+                          if k != 'classes'},
+               kernel_sizes=fresh['kernel_sizes'],
+               train_seconds=fresh['train_seconds'])
+    converted = convert_legacy_record(
+        old, '+aaf', '+ AAF', fresh['config_hash'],
+        fresh['per_class']['classes'], fresh['kernel_size_candidates'])
+    shared = set(converted) & set(fresh)
+    assert len(shared) == 13
+    assert {k: converted[k] for k in shared} == {k: fresh[k] for k in shared}
     # Reports: every method, the focus (the last) against each other one.
     text = (work / 'results.md').read_text()
     assert '| Method | seeds | aAcc | mIoU | mAcc |' in text
