@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
 .PHONY: install test test-fast demo demo-quick benchmark camvid-half \
-	compare-losses compare-schedule \
+	compare-losses compare-schedule compare-drive \
 	drive gpu-wheels gpu-check clean
 
 install: $(STAMP)
@@ -93,6 +93,22 @@ compare-schedule: camvid-half
 		--work-dir work_dirs/compare_losses/pspnet_2400it \
 		--records docs/compare_losses/pspnet_2400it/records \
 		--report-dir docs/compare_losses/pspnet_2400it $(COMPARE_ARGS)
+
+# The DRIVE study (thin structures): CE, + Dice (mmseg's CE 1.0 + Dice 3.0
+# recipe), + AAF and + Dice + AAF on the CPU UNet recipe, 3 seeds, one torch
+# thread per run; every setting decided before the first run
+# (configs/drive/README.md).
+DRIVE_CPU := configs/drive/unet-s5-d16_fcn_ce
+compare-drive: drive
+	$(COMPARE) $(DRIVE_CPU)_drive-64x64-cpu.py --methods ce \
+		+dice=$(DRIVE_CPU)-1.0-dice-3.0_drive-64x64-cpu.py +aaf \
+		+dice+aaf=$(DRIVE_CPU)-1.0-dice-3.0_drive-64x64-cpu_aaf.py \
+		--seeds 3 --loss-options downsample=1 --focus +aaf +dice+aaf \
+		--subset vessel=vessel --show 3 --zoom 0.25 \
+		--measures mDice vessel_mDice vessel_mIoU clDice bFscore mBIoU \
+		--title 'DRIVE, UNet-S5-D16 at CPU scale' --threads 1 \
+		--work-dir work_dirs/compare_drive --records docs/compare_drive/records \
+		--report-dir docs/compare_drive $(COMPARE_ARGS)
 
 # The GPU check (README, "GPU check"). gpu-wheels needs the network and
 # the CPU stack (mmcv's sdist metadata imports torch); gpu-check runs

@@ -14,7 +14,8 @@ seed.
 The measures are the evaluator's own keys, in the order it returns them
 (or those chosen with ``--measures``), plus one ``<name>_mIoU`` per class
 subset (``--subset``): the mean per-class IoU of those classes, undefined
-ones left out.
+ones left out; ``--measures`` may name the subset mean of any per-class
+measure the same way (``vessel_mDice``).
 """
 import json
 import math
@@ -42,20 +43,31 @@ def mean_std(values: Sequence[float]) -> tuple:
     return float(values.mean()), std
 
 
-def subset_key(name: str) -> str:
-    return f'{name}_mIoU'
+def subset_key(name: str, measure: str = 'IoU') -> str:
+    """The key of the mean per-class ``measure`` over subset ``name``:
+    ``thin_mIoU``, ``vessel_mDice``."""
+    return f'{name}_m{measure}'
+
+
+def _subset_of(key: str, study) -> Optional[tuple]:
+    """``(subset name, per-class measure)`` that ``key`` names, or None."""
+    for name in study.subsets:
+        prefix = f'{name}_m'
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return name, key[len(prefix):]
+    return None
 
 
 def title(key: str, study) -> str:
-    for name in study.subsets:
-        if key == subset_key(name):
-            return f'{name} mIoU'
+    subset = _subset_of(key, study)
+    if subset:
+        return f'{subset[0]} m{subset[1]}'
     return TITLES.get(key, key)
 
 
 def measure_keys(study, records: Dict[str, List[Dict]]) -> List[str]:
     """The table columns: ``study.measures``, or every evaluator key of
-    the first record found and then the subsets."""
+    the first record found and then each subset's mean IoU."""
     if study.measures:
         return list(study.measures)
     first = next((runs[0] for runs in records.values() if runs), None)
@@ -64,26 +76,31 @@ def measure_keys(study, records: Dict[str, List[Dict]]) -> List[str]:
 
 
 def value(record: Dict, key: str, study) -> float:
-    """A record's measure ``key``: an evaluator key or a subset mean."""
+    """A record's measure ``key``: an evaluator key, or
+    ``<subset>_m<measure>``, the mean of a per-class measure over a
+    subset's classes (undefined ones left out)."""
     if key in record['metrics']:
         return float(record['metrics'][key])
-    for name, members in study.subsets.items():
-        if key == subset_key(name):
-            per_class = record['per_class']
-            if 'IoU' not in per_class:
-                raise ReportError(
-                    f'--subset {name} needs per-class IoU, which the '
-                    f'record of {record["method"]} seed {record["seed"]} '
-                    'does not hold')
-            classes = per_class['classes']
-            unknown = [c for c in members if c not in classes]
-            if unknown:
-                raise ReportError(
-                    f'--subset {name}: no class {", ".join(unknown)} in '
-                    f'the dataset ({", ".join(classes)})')
-            values = [per_class['IoU'][classes.index(c)] for c in members]
-            values = [v for v in values if v is not None]
-            return float(np.mean(values)) if values else float('nan')
+    subset = _subset_of(key, study)
+    if subset:
+        name, measure = subset
+        per_class = record['per_class']
+        if measure not in per_class:
+            raise ReportError(
+                f'{key} needs per-class {measure}, which the record of '
+                f'{record["method"]} seed {record["seed"]} does not hold '
+                f'(it has {", ".join(k for k in per_class if k != "classes")}'
+                ')')
+        classes = per_class['classes']
+        members = study.subsets[name]
+        unknown = [c for c in members if c not in classes]
+        if unknown:
+            raise ReportError(
+                f'--subset {name}: no class {", ".join(unknown)} in '
+                f'the dataset ({", ".join(classes)})')
+        values = [per_class[measure][classes.index(c)] for c in members]
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else float('nan')
     raise ReportError(
         f'no measure {key!r} in the record of {record["method"]} seed '
         f'{record["seed"]}; its evaluator returns '

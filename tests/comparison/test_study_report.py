@@ -113,6 +113,18 @@ def test_subsets_average_the_named_classes(tmp_path):
     text = open(write_reports(study)['md']).read()
     assert '| Method | seeds | aAcc | mIoU | bF | thin mIoU |' in text
     assert '| + AAF - CE | +0.0 | +4.0 | - | +0.0 |' in text
+    # Any per-class measure, by name.
+    bf = make_study(tmp_path, methods=['ce', '+aaf'],
+                    subsets=dict(thin=['pole', 'sign']),
+                    measures=['thin_mbFscore', 'thin_mIoU'])
+    assert paired_deltas(bf, records)['+aaf']['thin_mbFscore']['deltas'] == \
+        [0.0]
+    assert '| Method | seeds | thin mbFscore | thin mIoU |' in open(
+        write_reports(bf)['md']).read()
+    missing = make_study(tmp_path, methods=['ce', '+aaf'],
+                         subsets=dict(thin=['pole']), measures=['thin_mDice'])
+    with pytest.raises(ReportError, match='needs per-class Dice'):
+        write_reports(missing)
     bad = make_study(tmp_path, methods=['ce', '+aaf'],
                      subsets=dict(thin=['pole', 'tram']))
     with pytest.raises(ReportError, match='no class tram'):

@@ -49,8 +49,30 @@ def load(path) -> Config:
 
 def test_each_zoo_drive_config_has_its_twin():
     assert len(ZOO_DRIVE) == 6
-    twins = {p.name for p in CONFIG_DIR.glob('*_aaf.py')}
+    twins = {p.name for p in CONFIG_DIR.glob('*_aaf.py')
+             if not p.name.endswith('-cpu_aaf.py')}
     assert twins == {f'{name}_aaf.py' for name in ZOO_DRIVE}
+
+
+def test_cpu_dice_recipe_is_the_recipe_plus_mmsegs_dice(tmp_path):
+    """The DRIVE study's + Dice: the CE recipe plus the DiceLoss of
+    mmseg's CE 1.0 + Dice 3.0 DRIVE config, nothing else; its AAF twin is
+    what the config tool writes."""
+    dice = CONFIG_DIR / 'unet-s5-d16_fcn_ce-1.0-dice-3.0_drive-64x64-cpu.py'
+    recipe = load(CONFIG_DIR / CPU_RECIPE)
+    cfg = load(dice)
+    zoo = load_upstream(
+        'unet/unet-s5-d16_fcn_4xb4-ce-1.0-dice-3.0-40k_drive-64x64.py',
+        tmp_path)
+    losses = cfg.model.decode_head.loss_decode
+    assert losses[0] == recipe.model.decode_head.loss_decode
+    assert losses[1] == zoo.model.decode_head.loss_decode[1]
+    cfg.model.decode_head.loss_decode = recipe.model.decode_head.loss_decode
+    assert cfg.to_dict() == recipe.to_dict()
+    assert_written_by_the_config_tool(
+        CONFIG_DIR / f"{dice.stem}_aaf.py",
+        [str(dice.relative_to(REPO_ROOT))] + AAF_OPTIONS,
+        tmp_path)
 
 
 @pytest.mark.parametrize('name', ZOO_DRIVE)
