@@ -69,9 +69,10 @@ def parse_args(argv=None, prog=None):
         'thin=pole,signsymbol,fence; repeatable')
     parser.add_argument(
         '--measures', nargs='+', metavar='KEY',
-        help="the evaluator's keys (and NAME_mIoU of a subset) shown in "
-        'the tables, in this order (default: every key the evaluator '
-        'returns)')
+        help="the evaluator's keys shown in the tables, in this order, and "
+        'NAME_m<MEASURE> for the mean of a per-class measure over a subset '
+        '(thin_mIoU, vessel_mDice); default: every key the evaluator '
+        'returns, then NAME_mIoU of each subset')
     parser.add_argument(
         '--loss-options', nargs='+', action=DictAction,
         help='settings of the pairwise loss of +aaf / +affinity, key=value, '
