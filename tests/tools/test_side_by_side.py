@@ -1,0 +1,58 @@
+# Copyright (c) mmseg_aaf contributors. All rights reserved.
+"""``tools/analysis/side_by_side.py``: two studies' results.json, the
+seeds both ran, per method and measure, subsets included."""
+import json
+
+
+from tests.conftest import load_tool
+
+tool = load_tool('tools/analysis/side_by_side.py')
+
+
+def run(seed, miou, thin_iou):
+    return dict(method='ce', seed=seed, metrics=dict(mIoU=miou),
+                per_class=dict(classes=['road', 'pole'],
+                               IoU=[90.0, thin_iou]))
+
+
+def payload(runs_by_method):
+    return dict(measures=['mIoU', 'thin_mIoU'], subsets=dict(thin=['pole']),
+                methods={key: dict(name=name, runs=runs)
+                         for key, (name, runs) in runs_by_method.items()})
+
+
+def test_side_by_side_pairs_the_seeds_both_ran(tmp_path, capsys):
+    short = payload({'ce': ('CE', [run(0, 50.0, 10.0), run(1, 52.0, 12.0),
+                                   run(2, 60.0, 30.0)]),
+                     '+aaf': ('+ AAF', [run(0, 51.0, 11.0)])})
+    long = payload({'ce': ('CE', [run(0, 55.0, 20.0), run(1, 58.0, 14.0)]),
+                    '+dice': ('+ Dice', [run(0, 70.0, 1.0)])})
+    paths = []
+    for name, data in (('a.json', short), ('b.json', long)):
+        (tmp_path / name).write_text(json.dumps(data))
+        paths.append(str(tmp_path / name))
+    assert tool.main(paths + ['--labels', '600', '2400', '--out',
+                              str(tmp_path / 't.md')]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ('| Method | mIoU 600 | mIoU 2400 | diff | '
+                        'thin mIoU 600 | thin mIoU 2400 | diff |')
+    # CE on seeds 0 and 1 only (seed 2 has no long run): 51 vs 56.5,
+    # thin 11 vs 17; + AAF and + Dice are in one study each.
+    assert lines[2] == ('| CE (2 seeds) | 51.00 ± 1.41 | 56.50 ± 2.12 | '
+                        '+5.50 | 11.00 ± 1.41 | 17.00 ± 4.24 | +6.00 |')
+    assert len(lines) == 3
+    assert (tmp_path / 't.md').read_text().splitlines() == lines
+
+
+def test_nothing_shared_is_one_error_line(tmp_path, capsys):
+    (tmp_path / 'a.json').write_text(json.dumps(payload(
+        {'ce': ('CE', [run(0, 1.0, 1.0)])})))
+    (tmp_path / 'b.json').write_text(json.dumps(payload(
+        {'+aaf': ('+ AAF', [run(0, 1.0, 1.0)])})))
+    assert tool.main([str(tmp_path / 'a.json'),
+                      str(tmp_path / 'b.json')]) == 1
+    assert capsys.readouterr().err == \
+        'error: the two studies share no method\n'
+    assert tool.main([str(tmp_path / 'missing.json'),
+                      str(tmp_path / 'b.json')]) == 1
+    assert capsys.readouterr().err.startswith('error: cannot read ')
