@@ -3,7 +3,6 @@
 seeds both ran, per method and measure, subsets included."""
 import json
 
-
 from tests.conftest import load_tool
 
 tool = load_tool('tools/analysis/side_by_side.py')
