@@ -20,10 +20,15 @@ def payload(runs_by_method):
                          for key, (name, runs) in runs_by_method.items()})
 
 
+def short_study():
+    """CE on seeds 0, 1 and 2, + AAF on seed 0."""
+    return payload({'ce': ('CE', [run(0, 50.0, 10.0), run(1, 52.0, 12.0),
+                                  run(2, 60.0, 30.0)]),
+                    '+aaf': ('+ AAF', [run(0, 51.0, 11.0)])})
+
+
 def test_side_by_side_pairs_the_seeds_both_ran(tmp_path, capsys):
-    short = payload({'ce': ('CE', [run(0, 50.0, 10.0), run(1, 52.0, 12.0),
-                                   run(2, 60.0, 30.0)]),
-                     '+aaf': ('+ AAF', [run(0, 51.0, 11.0)])})
+    short = short_study()
     long = payload({'ce': ('CE', [run(0, 55.0, 20.0), run(1, 58.0, 14.0)]),
                     '+dice': ('+ Dice', [run(0, 70.0, 1.0)])})
     paths = []
@@ -41,6 +46,34 @@ def test_side_by_side_pairs_the_seeds_both_ran(tmp_path, capsys):
                         '+5.50 | 11.00 ± 1.41 | 17.00 ± 4.24 | +6.00 |')
     assert len(lines) == 3
     assert (tmp_path / 't.md').read_text().splitlines() == lines
+
+
+def test_plot_draws_a_line_per_shared_seed(tmp_path, monkeypatch):
+    short = short_study()
+    long = payload({'ce': ('CE', [run(0, 55.0, 20.0), run(1, 58.0, 14.0)]),
+                    '+aaf': ('+ AAF', [run(0, 53.0, 9.0)])})
+    drawn = []
+    from mmseg_aaf.comparison.report import _pyplot
+    plt = _pyplot()
+    original = plt.Axes.plot
+
+    def record(ax, *args, **kwargs):
+        drawn.append((ax.get_title(), args[:2]))
+        return original(ax, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Axes, 'plot', record)
+    path = tool.plot_side_by_side(str(tmp_path / 's.png'), short, long,
+                                  ['600', '2400'])
+    # Per panel (titles are set after drawing): CE's seeds 0 and 1, its
+    # mean, then + AAF's seed 0 and its mean; CE at x 0, 1 and + AAF at 3, 4.
+    assert [args for _, args in drawn[:5]] == [
+        ((0, 1), (50.0, 55.0)), ((0, 1), (52.0, 58.0)),
+        ((0, 1), [51.0, 56.5]), ((3, 4), (51.0, 53.0)),
+        ((3, 4), [51.0, 53.0])]
+    assert [args[1] for _, args in drawn[5:]] == [
+        (10.0, 20.0), (12.0, 14.0), [11.0, 17.0], (11.0, 9.0), [11.0, 9.0]]
+    image = plt.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
 
 def test_nothing_shared_is_one_error_line(tmp_path, capsys):
