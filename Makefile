@@ -85,7 +85,8 @@ compare-losses: camvid-half
 		--report-dir docs/compare_losses/deeplabv3plus $(COMPARE_ARGS)
 
 # The schedule check: the PSPNet study's CE, Dice, AAF and Dice + AAF at 4x
-# the iterations (2400; warm-up and poly decay rescaled).
+# the iterations (2400; warm-up and poly decay rescaled), then each method at
+# both lengths on the seeds both ran (table and picture in docs/compare_losses).
 compare-schedule: camvid-half
 	$(COMPARE) configs/camvid/pspnet_r18_ce_camvid-cpu.py \
 		--methods ce +dice +aaf +dice+aaf $(CAMVID_STUDY) --iters 2400 \
@@ -93,6 +94,12 @@ compare-schedule: camvid-half
 		--work-dir work_dirs/compare_losses/pspnet_2400it \
 		--records docs/compare_losses/pspnet_2400it/records \
 		--report-dir docs/compare_losses/pspnet_2400it $(COMPARE_ARGS)
+	$(PY) tools/analysis/side_by_side.py \
+		docs/compare_losses/pspnet/results.json \
+		docs/compare_losses/pspnet_2400it/results.json \
+		--labels '600 it' '2400 it' \
+		--out docs/compare_losses/schedule_600_vs_2400it.md \
+		--plot docs/compare_losses/schedule_600_vs_2400it.png
 
 # The DRIVE study (thin structures): CE, + Dice (mmseg's CE 1.0 + Dice 3.0
 # recipe), + AAF and + Dice + AAF on the CPU UNet recipe, 3 seeds, one torch
