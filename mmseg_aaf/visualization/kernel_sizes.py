@@ -2,6 +2,7 @@
 """Effective AAF kernel sizes per class from a checkpoint (paper Fig. 4)."""
 import os
 import os.path as osp
+import textwrap
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -121,8 +122,8 @@ def plot_kernel_sizes(class_names: Sequence[str],
             f'{len(nonedge)} non-edge sizes')
     kernel_sizes = sorted(kernel_sizes)
     positions = np.arange(len(names))
-    figure = Figure(figsize=(max(6.0, 0.45 * len(names) + 1.5), 6.0),
-                    constrained_layout=True)
+    width = max(6.0, 0.45 * len(names) + 1.5)
+    figure = Figure(figsize=(width, 6.0), constrained_layout=True)
     axes = figure.subplots(2, 1, sharex=True)
     panels: Dict[str, np.ndarray] = {'edge': edge, 'non-edge': nonedge}
     for ax, (label, values), colour in zip(axes, panels.items(),
@@ -136,7 +137,9 @@ def plot_kernel_sizes(class_names: Sequence[str],
     axes[-1].set_xticks(positions)
     axes[-1].set_xticklabels(names, rotation=60, ha='right')
     if title:
-        figure.suptitle(title)
+        # Wrapped to the figure's width: a study's title and method name do
+        # not fit on the narrow figure of a two-class dataset.
+        figure.suptitle(textwrap.fill(title, int(width * 7)), fontsize=11)
     directory = osp.dirname(osp.abspath(out_path))
     os.makedirs(directory, exist_ok=True)
     figure.savefig(out_path, format='png', dpi=150)

@@ -70,6 +70,30 @@ def test_plot_writes_a_png(tmp_path):
                           str(tmp_path / 'bad.png'))
 
 
+def test_plot_wraps_a_long_title_inside_a_narrow_figure(tmp_path,
+                                                        monkeypatch):
+    from matplotlib.figure import Figure
+    saved = []
+    original = Figure.savefig
+
+    def keep(figure, *args, **kwargs):
+        saved.append(figure)
+        return original(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, 'savefig', keep)
+    title = ('DRIVE, UNet-S5-D16 at CPU scale, + Dice + AAF: learned '
+             'effective kernel sizes (mean of 3 seed(s))')
+    plot_kernel_sizes(['background', 'vessel'], [3.1, 3.0], [6.5, 5.9],
+                      (3, 5, 7), str(tmp_path / 'fig.png'), title=title)
+    figure, = saved
+    text = figure._suptitle
+    assert text.get_text().replace('\n', ' ') == title
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    box = text.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= figure.bbox.width
+
+
 def test_tool_with_plain_checkpoint(tool, tmp_path):
     checkpoint = tmp_path / 'iter_10.pth'
     torch.save(
