@@ -48,6 +48,7 @@ rounding.
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 #: Clipping bounds of the probabilities, as in the published loss.
@@ -442,12 +443,57 @@ def _stack_to_probs(chunk: _Chunk, grad_stack: Tensor, out: Tensor) -> None:
     torch.sub(grad_pos, grad_neg, out=out)
 
 
+#: What ``implementation`` may be (see :func:`affinity_field_terms`).
+IMPLEMENTATIONS = ('auto', 'fused', 'torch')
+
+
+def resolve_implementation(implementation: str, device_type: str) -> str:
+    """``'fused'`` or ``'torch'``: what ``implementation`` runs on tensors
+    of ``device_type``.
+
+    Raises:
+        ValueError: an unknown implementation.
+        RuntimeError: ``'fused'`` where the fused kernel is not built for
+            ``device_type``.
+    """
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f'implementation must be one of {IMPLEMENTATIONS}, '
+                         f'got {implementation!r}')
+    if implementation == 'torch':
+        return 'torch'
+    from mmseg_aaf.ops import fused_available, unavailable_reason
+    if fused_available(device_type):
+        return 'fused'
+    if implementation == 'fused':
+        raise RuntimeError(
+            f"implementation='fused': no fused affinity-field kernel for "
+            f'{device_type} tensors: {unavailable_reason(device_type)}. '
+            "Use implementation='auto' or 'torch'.")
+    return 'torch'
+
+
+def _fused_terms(probs: Tensor, labels: Tensor, half_sizes: Sequence[int],
+                 margin: float, edge_weights: Optional[Tensor],
+                 nonedge_weights: Optional[Tensor]) -> AffinityFieldTerms:
+    from mmseg_aaf.ops import affinity_field_class_sums
+    edge, nonedge, edge_count, nonedge_count = affinity_field_class_sums(
+        probs, labels, half_sizes, margin)
+    if edge_weights is not None:
+        # Autograd differentiates the weights here: their gradient is the
+        # per-class sums.
+        edge = edge * edge_weights.to(edge.dtype)
+        nonedge = nonedge * nonedge_weights.to(nonedge.dtype)
+    return AffinityFieldTerms(edge.sum(0), nonedge.sum(0), edge_count,
+                              nonedge_count)
+
+
 def affinity_field_terms(probs: Tensor,
                          labels: Tensor,
                          half_sizes: Sequence[int],
                          margin: float,
                          edge_weights: Optional[Tensor] = None,
-                         nonedge_weights: Optional[Tensor] = None
+                         nonedge_weights: Optional[Tensor] = None,
+                         implementation: str = 'auto'
                          ) -> AffinityFieldTerms:
     """Edge and non-edge sums of the affinity field for several sizes.
 
@@ -458,10 +504,18 @@ def affinity_field_terms(probs: Tensor,
             ignored pixel set to a negative value.
         half_sizes (Sequence[int]): Ring radii ``s = (k - 1) / 2``.
         margin (float): Hinge margin of the edge term.
-        edge_weights (Tensor, optional): Weight of each centre pixel's edge
-            entries per size, shape ``(N, K, H, W)``. Gradients flow to it.
-            Must be given together with ``nonedge_weights``.
+        edge_weights (Tensor, optional): Per-class size weights of the edge
+            entries, shape ``(C, K)``: an entry of size ``k`` whose centre
+            pixel has class ``c`` is weighted by ``edge_weights[c, k]``.
+            Gradients flow to it. Must be given together with
+            ``nonedge_weights``.
         nonedge_weights (Tensor, optional): The same for non-edge entries.
+        implementation (str): ``'torch'``, the readable reference in this
+            module; ``'fused'``, one kernel for forward and one for backward
+            (:mod:`mmseg_aaf.ops`: C++ on the CPU, Triton on CUDA), an error
+            where it is not built; ``'auto'`` (default), the fused kernel
+            where it is built for ``probs``' device, else the reference.
+            Both compute the same sums.
 
     Returns:
         AffinityFieldTerms: sums and counts of shape ``(K,)``.
@@ -469,6 +523,16 @@ def affinity_field_terms(probs: Tensor,
     if (edge_weights is None) != (nonedge_weights is None):
         raise ValueError('edge_weights and nonedge_weights must be given '
                          'together')
+    if resolve_implementation(implementation, probs.device.type) == 'fused':
+        return _fused_terms(probs, labels, half_sizes, margin, edge_weights,
+                            nonedge_weights)
+    edge_maps = nonedge_maps = None
+    if edge_weights is not None:
+        # The weight of each centre pixel's entries: its class's row.
+        safe = labels.clamp(min=0)
+        edge_maps, nonedge_maps = (
+            F.embedding(safe, weights).permute(0, 3, 1, 2)
+            for weights in (edge_weights, nonedge_weights))
     return AffinityFieldTerms(*_AffinityField.apply(
-        probs, labels, edge_weights, nonedge_weights, tuple(half_sizes),
+        probs, labels, edge_maps, nonedge_maps, tuple(half_sizes),
         float(margin)))

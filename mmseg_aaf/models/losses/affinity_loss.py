@@ -17,7 +17,11 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .affinity_field import AffinityFieldTerms, affinity_field_terms
+from .affinity_field import (IMPLEMENTATIONS, AffinityFieldTerms,
+                             affinity_field_terms, resolve_implementation)
+
+#: (loss class, device type, implementation) already named in the log.
+_LOGGED_IMPLEMENTATIONS = set()
 
 #: Attribute that marks a parameter to be ascended rather than descended.
 ASCENT_ATTR = '_mmseg_aaf_ascent'
@@ -104,6 +108,12 @@ class AffinityLoss(nn.Module):
             ``ignore_index`` passed to :meth:`forward`. Default: 255.
         loss_name (str): Name of the loss item; it must start with
             ``loss_`` to be counted in the total. Default: 'loss_affinity'.
+        implementation (str): How the field is computed: ``'fused'``, the
+            compiled kernel of :mod:`mmseg_aaf.ops` (an error where it is
+            not built for the logits' device); ``'torch'``, the reference
+            written in torch; ``'auto'``, the fused kernel where it is
+            built, else the reference. The log says once which one runs.
+            Both give the same loss and gradients. Default: 'auto'.
 
     The attribute ``decay`` multiplies the loss; it is 1 unless
     ``AffinityLossDecayHook`` sets it during training.
@@ -121,7 +131,8 @@ class AffinityLoss(nn.Module):
                  downsample: int = 8,
                  loss_weight: float = 1.0,
                  ignore_index: int = 255,
-                 loss_name: str = 'loss_affinity'):
+                 loss_name: str = 'loss_affinity',
+                 implementation: str = 'auto'):
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(
@@ -132,6 +143,10 @@ class AffinityLoss(nn.Module):
                 f'downsample must be an int >= 1, got {downsample!r}')
         if margin < 0:
             raise ValueError(f'margin must be >= 0, got {margin}')
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f'implementation must be one of '
+                             f'{IMPLEMENTATIONS}, got {implementation!r}')
+        self.implementation = implementation
         self.num_classes = num_classes
         self.kernel_sizes = _check_kernel_sizes(kernel_sizes)
         self.margin = float(margin)
@@ -147,13 +162,33 @@ class AffinityLoss(nn.Module):
     def half_sizes(self) -> Tuple[int, ...]:
         return tuple((k - 1) // 2 for k in self.kernel_sizes)
 
-    def size_weight_maps(self, label: Tensor
-                         ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-        """Per-pixel weights of the edge and non-edge entries per size.
-
-        Fixed sizes weigh every entry by 1, which needs no tensor.
+    def size_weight_tables(self) -> Tuple[Optional[Tensor],
+                                          Optional[Tensor]]:
+        """Per-class weights of the edge and non-edge entries per size,
+        ``(C, K)`` each: an entry counts with the row of its centre pixel's
+        class. Fixed sizes weigh every entry by 1, which needs no tensor.
         """
         return None, None
+
+    def _implementation_for(self, device_type: str) -> str:
+        """What runs on ``device_type``; named in the log once per loss
+        class, device and implementation."""
+        chosen = resolve_implementation(self.implementation, device_type)
+        key = (type(self).__name__, device_type, chosen)
+        if key not in _LOGGED_IMPLEMENTATIONS:
+            _LOGGED_IMPLEMENTATIONS.add(key)
+            from mmengine.logging import print_log
+            from mmseg_aaf.ops import unavailable_reason
+            if chosen == 'fused':
+                what = 'the fused kernel (mmseg_aaf.ops)'
+            elif self.implementation == 'auto':
+                what = ('the torch implementation: no fused kernel, '
+                        f'{unavailable_reason(device_type)}')
+            else:
+                what = "the torch implementation (implementation='torch')"
+            print_log(f'{type(self).__name__}: the affinity field on '
+                      f'{device_type} runs {what}', logger='current')
+        return chosen
 
     def affinity_terms(self,
                        cls_score: Tensor,
@@ -177,12 +212,14 @@ class AffinityLoss(nn.Module):
                  if cls_score.dtype == torch.float64 else torch.float32)
         probs = F.softmax(cls_score.to(dtype), dim=1)
         label = label.long().masked_fill(label == ignore_index, -1)
-        edge_maps, nonedge_maps = self.size_weight_maps(label)
-        if edge_maps is not None:
-            edge_maps, nonedge_maps = edge_maps.to(dtype), nonedge_maps.to(
-                dtype)
-        return affinity_field_terms(probs, label, self.half_sizes,
-                                    self.margin, edge_maps, nonedge_maps)
+        edge_weights, nonedge_weights = self.size_weight_tables()
+        if edge_weights is not None:
+            edge_weights = edge_weights.to(dtype)
+            nonedge_weights = nonedge_weights.to(dtype)
+        return affinity_field_terms(
+            probs, label, self.half_sizes, self.margin, edge_weights,
+            nonedge_weights,
+            implementation=self._implementation_for(probs.device.type))
 
     def forward(self,
                 cls_score: Tensor,
@@ -285,7 +322,8 @@ class AffinityLoss(nn.Module):
         return (f'num_classes={self.num_classes}, '
                 f'kernel_sizes={self.kernel_sizes}, margin={self.margin}, '
                 f'downsample={self.downsample}, '
-                f'loss_weight={self.loss_weight}')
+                f'loss_weight={self.loss_weight}, '
+                f'implementation={self.implementation!r}')
 
 
 @MODELS.register_module()
@@ -318,7 +356,8 @@ class AAFLoss(AffinityLoss):
                  downsample: int = 8,
                  loss_weight: float = 1.0,
                  ignore_index: int = 255,
-                 loss_name: str = 'loss_aaf'):
+                 loss_name: str = 'loss_aaf',
+                 implementation: str = 'auto'):
         super().__init__(
             num_classes,
             kernel_sizes=kernel_sizes,
@@ -328,7 +367,8 @@ class AAFLoss(AffinityLoss):
             downsample=downsample,
             loss_weight=loss_weight,
             ignore_index=ignore_index,
-            loss_name=loss_name)
+            loss_name=loss_name,
+            implementation=implementation)
         shape = (num_classes, len(self.kernel_sizes))
         self.edge_size_logits = mark_for_ascent(
             nn.Parameter(torch.zeros(shape)))
@@ -340,12 +380,9 @@ class AAFLoss(AffinityLoss):
         return (self.edge_size_logits.softmax(dim=1),
                 self.nonedge_size_logits.softmax(dim=1))
 
-    def size_weight_maps(self, label: Tensor) -> Tuple[Tensor, Tensor]:
-        """Weights of each centre pixel's class, ``(N, K, H, W)`` each."""
-        safe = label.clamp(min=0)
-        return tuple(
-            F.embedding(safe, weights).permute(0, 3, 1, 2)
-            for weights in self.size_weights())
+    def size_weight_tables(self) -> Tuple[Tensor, Tensor]:
+        """The size weights of every class, ``(C, K)`` each."""
+        return self.size_weights()
 
     def effective_kernel_sizes(self) -> Dict[str, Tensor]:
         """Per-class ``sum_k w_k * k`` (the paper's Fig. 4), ``(C,)`` each."""

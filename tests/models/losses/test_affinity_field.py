@@ -1,6 +1,10 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """The neighbour-pair core against golden cases and a naive transcription.
 
+These test the torch reference (``implementation='torch'``), the golden
+cases also the default implementation; tests/ops test the fused kernel
+against the reference.
+
 Every test that takes ``device`` runs on the CPU and, where present, on
 CUDA; ``pytest --device cuda`` runs only the CUDA cases.
 """
@@ -36,15 +40,18 @@ def test_golden_file_has_all_cases(golden):
     assert int(golden['num_cases']) == NUM_CASES
 
 
+@pytest.mark.parametrize('implementation', ['torch', 'fused'])
 @pytest.mark.parametrize('case', range(NUM_CASES))
-def test_golden_per_size_terms(golden, case, device):
+def test_golden_per_size_terms(golden, case, implementation, device):
     logits, labels, e_logits, ne_logits, terms, _, _ = _case(
         golden, case, device)
     num_classes = logits.shape[1]
-    fixed = AffinityLoss(num_classes, kernel_sizes=(3, 5, 7), downsample=1)
+    fixed = AffinityLoss(num_classes, kernel_sizes=(3, 5, 7), downsample=1,
+                         implementation=implementation)
     plain = fixed.affinity_terms(logits, labels)
-    weighted = _aaf(num_classes, e_logits, ne_logits).affinity_terms(
-        logits, labels)
+    weighted = _aaf(num_classes, e_logits, ne_logits,
+                    implementation=implementation).affinity_terms(
+                        logits, labels)
     got = np.stack([
         t.detach().cpu().numpy() for t in (
             plain.edge_mean(), plain.nonedge_mean(), plain.edge_count,
@@ -54,13 +61,16 @@ def test_golden_per_size_terms(golden, case, device):
     np.testing.assert_allclose(got, terms, rtol=1e-5, atol=0)
 
 
+@pytest.mark.parametrize('implementation', ['torch', 'fused'])
 @pytest.mark.parametrize('case', range(NUM_CASES))
-def test_golden_totals(golden, case, device):
+def test_golden_totals(golden, case, implementation, device):
     logits, labels, e_logits, ne_logits, _, aff, aaf = _case(
         golden, case, device)
     num_classes = logits.shape[1]
-    affinity = AffinityLoss(num_classes, downsample=1)(logits, labels)
-    adaptive = _aaf(num_classes, e_logits, ne_logits)(logits, labels)
+    affinity = AffinityLoss(num_classes, downsample=1,
+                            implementation=implementation)(logits, labels)
+    adaptive = _aaf(num_classes, e_logits, ne_logits,
+                    implementation=implementation)(logits, labels)
     np.testing.assert_allclose(affinity.item(), aff, rtol=1e-5, atol=0)
     np.testing.assert_allclose(adaptive.item(), aaf, rtol=1e-5, atol=0)
 
@@ -86,18 +96,15 @@ def test_matches_naive_transcription(weighted, device):
     probs = logits.softmax(1)
     c = probs.shape[1]
     half_sizes = (1, 2, 3)
-    w_e = w_ne = maps_e = maps_ne = None
+    w_e = w_ne = None
     if weighted:
         gen = torch.Generator().manual_seed(1)
         w_e = torch.randn(c, 3, generator=gen,
                           dtype=probs.dtype).softmax(1).to(device)
         w_ne = torch.randn(c, 3, generator=gen,
                            dtype=probs.dtype).softmax(1).to(device)
-        safe = labels.clamp(min=0)
-        maps_e = w_e[safe].permute(0, 3, 1, 2)
-        maps_ne = w_ne[safe].permute(0, 3, 1, 2)
-    terms = affinity_field_terms(probs, labels, half_sizes, 3.0, maps_e,
-                                 maps_ne)
+    terms = affinity_field_terms(probs, labels, half_sizes, 3.0, w_e, w_ne,
+                                 implementation='torch')
     naive = naive_affinity_means(probs, labels, half_sizes, 3.0, w_e, w_ne)
     for k, (e_mean, ne_mean, e_count, ne_count) in enumerate(naive):
         assert terms.edge_count[k].item() == e_count
@@ -123,10 +130,8 @@ def _fast_and_naive_totals(logits, labels, size_logits, probs=None):
         return value, x.grad, s.grad
 
     def fast(probs, w_e, w_ne):
-        safe = labels.clamp(min=0)
-        terms = affinity_field_terms(probs, labels, (1, 2, 3), 3.0,
-                                     w_e[safe].permute(0, 3, 1, 2),
-                                     w_ne[safe].permute(0, 3, 1, 2))
+        terms = affinity_field_terms(probs, labels, (1, 2, 3), 3.0, w_e,
+                                     w_ne, implementation='torch')
         return (terms.edge_mean() + terms.nonedge_mean()).sum()
 
     def naive(probs, w_e, w_ne):
@@ -206,10 +211,8 @@ def test_gradcheck_core_logits_and_weights(device):
 
     def sums(x, s):
         w_e, w_ne = s.softmax(2)
-        safe = labels.clamp(min=0)
-        terms = affinity_field_terms(x.softmax(1), labels, (1, 2), 3.0,
-                                     w_e[safe].permute(0, 3, 1, 2),
-                                     w_ne[safe].permute(0, 3, 1, 2))
+        terms = affinity_field_terms(x.softmax(1), labels, (1, 2), 3.0, w_e,
+                                     w_ne, implementation='torch')
         return torch.cat([terms.edge_sum, terms.nonedge_sum])
 
     x = logits.clone().requires_grad_()
