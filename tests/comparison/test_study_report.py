@@ -1,24 +1,33 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """The reports of ``mmseg-aaf-compare`` against hand-computed records:
 mean ± sample std, paired differences and wins (ties are not), the focus
-table, class subsets, per-class tables, the chart, and stale records."""
+table, class subsets, per-class tables (a class undefined in a seed left
+out of its mean), the chart, records of other seeds left out, and stale
+records; the study's time left, the images ``--show`` keeps and their zoom
+window."""
 import json
 import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mmseg_aaf.comparison.methods import parse_methods
 from mmseg_aaf.comparison.records import (FORMAT_NAME, FORMAT_VERSION,
-                                          StaleRecord, read_record,
-                                          record_path, write_record)
-from mmseg_aaf.comparison.study import Study, StudyError, seconds_left
+                                          StaleRecord, config_hash,
+                                          read_record, record_path,
+                                          write_record)
+from mmseg_aaf.comparison.study import (Study, StudyError, plan_study,
+                                        resolved_config, run_study,
+                                        seconds_left)
 from mmseg_aaf.comparison.study_report import (ReportError, focus_versus,
                                                paired_deltas, plot_measures,
                                                summary_markdown,
                                                write_reports)
+from tests.conftest import REPO_ROOT
 
 CLASSES = ['road', 'pole', 'sign', 'car']
+PSP_CE = str(REPO_ROOT / 'configs' / 'camvid' / 'pspnet_r18_ce_camvid-cpu.py')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
@@ -196,3 +205,131 @@ def test_the_zoom_window_holds_most_of_the_pixels():
     mask[0, 0] = True
     assert _densest_window(mask, 0.5) == [4, 4, 4, 5]  # rows 4-7, cols 4-8
     assert _densest_window(mask, 1.0) == [0, 0, 8, 10]
+
+
+def test_the_zoom_window_is_top_then_left():
+    from mmseg_aaf.comparison.study import _densest_window
+    mask = np.zeros((8, 10), bool)
+    mask[4:8, 1:6] = True  # exactly the 4 x 5 window at row 4, column 1
+    assert _densest_window(mask, 0.5) == [4, 1, 4, 5]
+
+
+def test_the_time_left_includes_the_run_that_starts(tmp_path, monkeypatch):
+    """CE seed 0 is recorded at 120 s; seed 1 starts with itself and seed
+    2 to train: about 240 s left (120 s would leave out the run that
+    starts)."""
+    from mmseg_aaf.comparison import study as study_module
+    study = Study(baseline=PSP_CE, methods=parse_methods(['ce']),
+                  seeds=[0, 1, 2], work_dir=str(tmp_path), verbose=True)
+    digest = config_hash(resolved_config(PSP_CE, study))
+    write_record(record_path(study.records_dir, 'ce', 0),
+                 dict(record('ce', 0, 50.0, digest=digest),
+                      train_seconds=100.0, test_seconds=20.0))
+
+    def trained(run, run_dir, label, printer, verbose=False, shown=()):
+        return record('ce', run.seed, 50.0, digest=run.config_hash)
+
+    monkeypatch.setattr(study_module, 'train_and_test', trained)
+    lines = []
+    run_study(study, printer=lines.append)
+    started = [line for line in lines if line.startswith('[')]
+    assert started[0] == '[1/3] CE, seed 0 (recorded)'
+    assert started[1].startswith('[2/3] CE, seed 1: elapsed ')
+    assert started[1].endswith(', about 4m00s left')
+    assert started[2].startswith('[3/3] CE, seed 2: elapsed ')
+
+
+def _tiny_config(tmp_path, pole_pixels, car_pixels):
+    """A config whose test set holds one 6 x 8 image per entry of
+    ``pole_pixels``, with that many pole and ``car_pixels`` car pixels."""
+    for folder in ('img', 'ann'):
+        (tmp_path / 'data' / folder).mkdir(parents=True)
+    for name, poles, cars in zip('abcde', pole_pixels, car_pixels):
+        label = np.zeros(48, np.uint8)
+        label[:poles] = CLASSES.index('pole')
+        label[poles:poles + cars] = CLASSES.index('car')
+        Image.fromarray(label.reshape(6, 8)).save(
+            tmp_path / 'data' / 'ann' / f'{name}.png')
+        Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(
+            tmp_path / 'data' / 'img' / f'{name}.png')
+    path = tmp_path / 'tiny.py'
+    path.write_text(
+        'test_dataloader = dict(dataset=dict(\n'
+        "    type='BaseSegDataset', data_root="
+        f"{str(tmp_path / 'data')!r},\n"
+        "    data_prefix=dict(img_path='img', seg_map_path='ann'),\n"
+        "    img_suffix='.png', seg_map_suffix='.png', pipeline=[],\n"
+        f'    metainfo=dict(classes={tuple(CLASSES)!r},\n'
+        '                  palette=[[0, 0, 0], [1, 1, 1], [2, 2, 2],\n'
+        '                           [3, 3, 3]])))\n'
+        "test_evaluator = dict(type='IoUMetric')\n")
+    return str(path)
+
+
+def test_show_keeps_the_images_with_most_pixels_of_the_first_subset(
+        tmp_path):
+    # Pole pixels a 3, b 10, c 0, d 7, e 5; c has most car pixels (the
+    # second subset) and most pixels of any class but road.
+    baseline = _tiny_config(tmp_path, [3, 10, 0, 7, 5], [0, 0, 30, 20, 0])
+    study = Study(baseline=baseline, methods=parse_methods(['ce']),
+                  seeds=[0], work_dir=str(tmp_path), show=3,
+                  subsets=dict(thin=['pole'], vehicles=['car']))
+    plan_study(study, lambda _: None)
+    with open(study.shown_file) as f:
+        shown = json.load(f)
+    assert [image['name'] for image in shown['images']] == [
+        'b.png', 'd.png', 'e.png']
+    assert shown['classes'] == CLASSES
+
+
+def test_per_class_means_leave_out_a_class_undefined_in_a_seed(tmp_path):
+    study = make_study(tmp_path, methods=['ce', '+aaf'])
+    for seed, sign in ((0, None), (1, 30.0), (2, 40.0)):
+        write(study, [('ce', seed, 50.0, 30.0, [80.0, 10.0, sign, 50.0]),
+                      ('+aaf', seed, 50.0, 30.0, [80.0, 10.0, 20.0, 50.0])])
+    text = open(write_reports(study)['md']).read()
+    table = text.split('Per-class IoU (mean over seeds)')[1]
+    # sign: the mean of seeds 1 and 2, 35; not (0 + 30 + 40) / 3.
+    assert '| CE | 80.0 | 10.0 | 35.0 | 50.0 |' in table
+    assert '| + AAF - CE | +0.0 | +0.0 | -15.0 | +0.0 |' in table
+
+
+def test_a_record_of_another_seed_is_in_no_report(tmp_path, monkeypatch):
+    """Seed 5 lies in the records folder of a study of seeds 0 and 1:
+    its numbers (all 99) are in no table, the JSON, the chart or the
+    kernel size figure."""
+    import matplotlib.pyplot as plt
+
+    import mmseg_aaf.visualization
+    study = make_study(tmp_path, methods=['ce', '+aaf'], seeds=[0, 1],
+                       measures=['mIoU'])
+    for method, slug in (('ce', 'ce'), ('+aaf', 'aaf')):
+        for seed, miou in ((0, 50.0), (1, 52.0), (5, 99.0)):
+            run = record(method, seed, miou + (slug == 'aaf'),
+                         iou=[miou] * 4)
+            if slug == 'aaf':
+                sizes = [99.0] * 4 if seed == 5 else [3.0 + seed] * 4
+                run.update(kernel_sizes=dict(edge=sizes, nonedge=sizes),
+                           kernel_size_candidates=[3, 5, 7])
+            write_record(record_path(study.records_dir, slug, seed), run)
+    figures, kernel_sizes = [], []
+    monkeypatch.setattr(plt, 'close', figures.append)
+    monkeypatch.setattr(
+        mmseg_aaf.visualization, 'plot_kernel_sizes',
+        lambda classes, edge, nonedge, *args, **kwargs:
+        kernel_sizes.append((list(edge), list(nonedge))))
+    paths = write_reports(study)
+    text = open(paths['md']).read()
+    assert '99' not in text
+    assert '| CE | 2 | 51.00 ± 1.41 |' in text
+    assert '| + AAF | 2 (mIoU: +1.00, +1.00) | +1.00 (2/2) |' in text
+    assert '| CE | 51.0 | 51.0 | 51.0 | 51.0 |' in text  # per-class
+    payload = json.load(open(paths['json']))
+    for method in payload['methods'].values():
+        assert [run['seed'] for run in method['runs']] == [0, 1]
+    assert payload['paired']['+aaf']['mIoU']['seeds'] == [0, 1]
+    top, bottom = figures[0].axes[:2]
+    assert [b.get_height() for b in top.patches] == pytest.approx(
+        [51.0, 52.0])
+    assert [b.get_height() for b in bottom.patches] == pytest.approx([1.0])
+    assert kernel_sizes == [([3.5] * 4, [3.5] * 4)]  # + AAF's, seeds 0, 1
