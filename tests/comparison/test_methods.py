@@ -53,6 +53,15 @@ def test_the_same_method_twice_is_refused():
         parse_methods(['ce', '+aaf', '+aaf'])
 
 
+@pytest.mark.parametrize('specs', [
+    ['ce', '+dice', f'dice={PSP_CE}'],
+    [f'dicex3={PSP_CE}', '+dice:3'],
+])
+def test_two_methods_with_one_records_folder_are_refused(specs):
+    with pytest.raises(MethodError, match='share a records folder'):
+        parse_methods(specs)
+
+
 def _loss_types(path):
     cfg = Config.fromfile(path)
     losses = cfg.model.decode_head.loss_decode
@@ -83,6 +92,20 @@ def test_derived_configs_chain_one_loss_per_file(tmp_path):
     dice = open(tmp_path / 'pspnet_r18_ce_camvid-cpu_dice.py').read()
     assert 'DiceLoss appended to the loss_decode of decode_head (PSPHead)' \
         in dice.replace('\n#   ', ' ')
+
+
+def test_a_weighted_pairwise_method_writes_its_loss_weight(tmp_path):
+    options = dict(downsample=4)
+    methods = parse_methods(['+aaf:0.5', '+affinity:2', '+dice+aaf:3'])
+    paths = derive_configs(PSP_CE, methods, str(tmp_path), options)
+    for key, loss, weight in (('+aaf:0.5', 'AAFLoss', 0.5),
+                              ('+affinity:2', 'AffinityLoss', 2.0),
+                              ('+dice+aaf:3', 'AAFLoss', 3.0)):
+        types, cfg = _loss_types(paths[key])
+        appended = cfg.model.decode_head.loss_decode[-1]
+        assert (types[-1], appended.loss_weight) == (loss, weight), key
+        assert appended.downsample == 4
+    assert options == dict(downsample=4)  # the study's, left as it was
 
 
 def test_derived_methods_resolve_to_the_committed_camvid_configs(tmp_path):

@@ -1,7 +1,8 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
-"""Records of ``mmseg-aaf-compare``: the config hash, and the conversion of
-the CamVid loss comparison's older records (accepted because their config
-is the one the study derives, refused when it is not)."""
+"""Records of ``mmseg-aaf-compare``: the config hash (what changes it, what
+does not), and the conversion of the CamVid loss comparison's older records
+(accepted because their config is the one the study derives, refused when
+it is not, or when a per-class list does not fit the classes)."""
 import json
 
 import pytest
@@ -36,6 +37,44 @@ def test_hash_ignores_work_dir_seed_and_helper_variables():
         changed = cfg.copy()
         changed.merge_from_dict({key: value})
         assert config_hash(changed) != digest, key
+
+
+@pytest.mark.parametrize('key, value', [
+    ('test_evaluator', dict(type='IoUMetric', iou_metrics=['mDice'])),
+    ('param_scheduler', [dict(type='PolyLR', power=1.0, begin=0,
+                              end=600, by_epoch=False)]),
+    ('custom_hooks', [dict(type='AffinityLossDecayHook')]),
+])
+def test_hash_sees_the_evaluator_scheduler_and_hooks(key, value):
+    """A study resumed after a change of metric, schedule or hooks must
+    not reuse the records of the old config."""
+    cfg = Config.fromfile(str(CAMVID / 'pspnet_r18_ce_camvid-cpu.py'))
+    changed = cfg.copy()
+    changed[key] = value
+    assert config_hash(changed) != config_hash(cfg)
+
+
+def test_hash_is_the_same_for_tuples_and_lists(tmp_path):
+    text = ("model = dict(type='X', data_preprocessor=dict(size={}),\n"
+            "             head=dict(kernel_sizes={}, pairs={}))\n")
+    digests = []
+    for spelling in (('(64, 64)', '(3, 5, 7)', '[(1, 2), (3, 4)]'),
+                     ('[64, 64]', '[3, 5, 7]', '([1, 2], [3, 4])')):
+        path = tmp_path / f'{len(digests)}.py'
+        path.write_text(text.format(*spelling))
+        digests.append(config_hash(Config.fromfile(str(path))))
+    assert digests[0] == digests[1]
+    path.write_text(text.format('[64, 65]', '[3, 5, 7]', '[[1, 2], [3, 4]]'))
+    assert config_hash(Config.fromfile(str(path))) != digests[0]
+
+
+@pytest.mark.parametrize('count', [10, 12])
+def test_legacy_per_class_lists_of_another_length_are_refused(count):
+    old = json.loads(LEGACY.read_text())
+    old['per_class']['IoU'] = [50.0] * count
+    with pytest.raises(ValueError, match=f'per-class IoU has {count} values '
+                       'for 11 classes'):
+        convert_legacy_record(old, '+aaf', '+ AAF', 'h', CAMVID_CLASSES)
 
 
 def _study(tmp_path, loss_options, methods=('ce', '+aaf')):
