@@ -2,9 +2,12 @@
 """``mmseg-aaf-compare`` end to end: ``--quick`` on the CPU CamVid PSPNet
 over a miniature CamVid (every method kind, 2 seeds, real trainings and
 tests with mmengine's ``Runner``), a resumed rerun with an ETA, the
-reports, and the one-line errors with nothing trained."""
+reports, and the one-line errors with nothing trained; ``--report-only``
+over the committed records of a study, in this process."""
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 
@@ -14,8 +17,6 @@ from mmseg_aaf.comparison.records import (convert_legacy_record,
                                           record_path)
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_camvid_segnet
-
-pytestmark = pytest.mark.integration
 
 BASELINE = str(REPO_ROOT / 'configs' / 'camvid' /
                'pspnet_r18_ce_camvid-cpu.py')
@@ -48,6 +49,7 @@ def data_options(root):
             f'test_dataloader.dataset.data_root={root}']
 
 
+@pytest.mark.integration
 def test_quick_study_end_to_end_and_resumed(tmp_path, camvid_root):
     args = [BASELINE, '--methods', *METHODS, '--seeds', '2', '--quick',
             '--work-dir', 'cmp', '--loss-options', 'downsample=4',
@@ -153,6 +155,7 @@ def test_quick_study_end_to_end_and_resumed(tmp_path, camvid_root):
     assert len(stale.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize('args, message', [
     (['missing.py'], 'config not found: missing.py'),
     ([BASELINE, '--methods', 'ce', '+focal'], "unknown addition '+focal'"),
@@ -174,3 +177,59 @@ def test_bad_input_is_one_error_line_and_nothing_trained(tmp_path, args,
     assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
     assert message in lines[0]
     assert not list(tmp_path.glob('cmp/**/*.pth'))
+
+
+#: The committed records of the CamVid schedule check (``make
+#: compare-schedule``), its CE and + Dice with the arguments they were
+#: recorded with.
+SCHEDULE = REPO_ROOT / 'docs' / 'compare_losses' / 'pspnet_2400it'
+SCHEDULE_ARGS = [
+    BASELINE, '--methods', 'ce', '+dice', '--iters', '2400',
+    '--subset', 'thin=pole,signsymbol,fence,pedestrian,bicyclist',
+    '--measures', 'mIoU', 'bFscore', 'mBIoU', 'thin_mIoU']
+
+
+def test_report_only_trains_nothing_and_writes_the_reports(
+        tmp_path, monkeypatch, capsys):
+    """Seed 3 has no record, so a study would train it; ``--report-only``
+    trains nothing and reports the three recorded seeds, as committed."""
+    from mmseg_aaf.cli.compare import main
+    shutil.copytree(SCHEDULE / 'records', tmp_path / 'records')
+    monkeypatch.chdir(tmp_path)
+    assert main([*SCHEDULE_ARGS, '--seeds', '4', '--work-dir', 'cmp',
+                 '--records', 'records', '--report-dir', 'reports',
+                 '--report-only']) == 0
+    assert capsys.readouterr().err == ''
+    # Only the derived configs: no run folder, no checkpoint, no record.
+    assert os.listdir('cmp') == ['configs']
+    assert not list(tmp_path.rglob('*.pth'))
+    assert sorted(p.relative_to(tmp_path / 'records') for p in
+                  (tmp_path / 'records').rglob('*')) == sorted(
+        p.relative_to(SCHEDULE / 'records') for p in
+        (SCHEDULE / 'records').rglob('*'))
+    # CE's and + Dice's rows of every table, as the committed report has
+    # them (mean over seeds 0-2, differences, per-class tables).
+    text = (tmp_path / 'reports' / 'results.md').read_text()
+    rows = [line for line in (SCHEDULE / 'results.md').read_text()
+            .splitlines() if line.startswith(('| CE |', '| + Dice |',
+                                              '| + Dice - CE |'))]
+    assert len(rows) == 21
+    assert rows[0].startswith('| CE | 3 | 52.61 ± 0.50 |')
+    for row in rows:
+        assert row in text
+    assert (tmp_path / 'reports' / 'chart.png').read_bytes()[:8] == \
+        PNG_SIGNATURE
+    payload = json.loads((tmp_path / 'reports' / 'results.json').read_text())
+    assert [run['seed'] for run in payload['methods']['+dice']['runs']] == [
+        0, 1, 2]
+
+
+@pytest.mark.parametrize('iters', ['0', '-5'])
+def test_iters_below_1_is_one_error_line(tmp_path, monkeypatch, capsys,
+                                         iters):
+    from mmseg_aaf.cli.compare import main
+    monkeypatch.chdir(tmp_path)
+    assert main([BASELINE, '--methods', 'ce', '+aaf', '--iters', iters,
+                 '--work-dir', 'cmp']) == 1
+    assert capsys.readouterr().err == 'error: --iters must be >= 1\n'
+    assert not (tmp_path / 'cmp').exists()
