@@ -1,7 +1,8 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """``make drive`` / ``python -m mmseg_aaf.datasets.drive_conversion``:
 mmseg's own DRIVE converter on miniature zips in the official layout, and
-the result read by mmseg's ``DRIVEDataset``."""
+the result read by mmseg's ``DRIVEDataset``; the command line it runs, parsed
+by that converter's own parser."""
 import io
 import subprocess
 import sys
@@ -12,14 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmseg_aaf.datasets import drive_conversion
 from mmseg_aaf.datasets.drive_conversion import (ConversionError,
                                                  check_converted,
                                                  convert_drive,
                                                  mmseg_converter)
 from tests.conftest import REPO_ROOT
 from tests.datasets.miniature import write_drive_zips
-
-pytestmark = pytest.mark.integration
 
 TRAINING, TEST = (21, 22, 23), (1, 2)
 
@@ -60,6 +60,7 @@ def converted(tmp_path_factory):
     return src, out, proc.stdout
 
 
+@pytest.mark.integration
 def test_the_converter_is_mmseg_s_own():
     import mmseg
     path = Path(mmseg_converter())
@@ -69,6 +70,7 @@ def test_the_converter_is_mmseg_s_own():
         path.read_text())
 
 
+@pytest.mark.integration
 def test_layout_of_drive_dataset(converted):
     _, out, stdout = converted
     names = {
@@ -87,6 +89,7 @@ def test_layout_of_drive_dataset(converted):
             'labels 0 = background, 1 = vessel') in stdout
 
 
+@pytest.mark.integration
 def test_labels_are_0_1_and_images_unchanged(converted):
     src, out, _ = converted
     for zip_name, folder, split, suffix, ids in (
@@ -104,6 +107,7 @@ def test_labels_are_0_1_and_images_unchanged(converted):
                 members[f'{folder}/images/{i:02d}{suffix}.tif'])
 
 
+@pytest.mark.integration
 def test_files_load_in_mmseg_drive_dataset(converted):
     from mmseg.datasets import DRIVEDataset
     _, out, _ = converted
@@ -126,6 +130,7 @@ def test_files_load_in_mmseg_drive_dataset(converted):
             assert set(np.unique(item['gt_seg_map'])) == {0, 1}
 
 
+@pytest.mark.integration
 def test_missing_zip_is_one_error_line(tmp_path):
     src = write_drive_zips(tmp_path / 'download')
     (src / 'test.zip').unlink()
@@ -144,6 +149,7 @@ def test_missing_zip_is_one_error_line(tmp_path):
         convert_drive(str(tmp_path / 'nowhere'), str(tmp_path / 'out'))
 
 
+@pytest.mark.integration
 def test_the_check_names_bad_outputs(converted, tmp_path):
     import shutil
     _, out, _ = converted
@@ -162,3 +168,49 @@ def test_the_check_names_bad_outputs(converted, tmp_path):
     assert '21_manual1.png: labels [255], expected 0 and 1' in text
     assert '01_manual1.png: (8, 8) but its image is (56, 60)' in text
     assert len(report.problems) == 3
+
+
+def test_the_tmp_dir_reaches_the_converter_under_its_option(tmp_path,
+                                                            monkeypatch):
+    """``--tmp-dir`` becomes the option mmseg's converter takes for it:
+    the command line, parsed by the converter's own parser, holds the
+    zips, the output root and the temporary directory."""
+    import importlib.util
+    for name in ('training.zip', 'test.zip'):
+        (tmp_path / name).touch()
+    commands = []
+    monkeypatch.setattr(
+        drive_conversion.subprocess, 'run',
+        lambda command: commands.append(command) or
+        subprocess.CompletedProcess(command, 0))
+    with pytest.raises(SystemExit):  # nothing converted: the check fails
+        drive_conversion.main([str(tmp_path), '--out-dir',
+                               str(tmp_path / 'out'), '--tmp-dir',
+                               str(tmp_path / 'tmp')])
+    command, = commands
+    assert command[:2] == [sys.executable, mmseg_converter()]
+    spec = importlib.util.spec_from_file_location('drive', command[1])
+    converter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(converter)
+    monkeypatch.setattr(sys, 'argv', command[1:])
+    args = converter.parse_args()
+    assert (args.training_path, args.testing_path, args.out_dir,
+            args.tmp_dir) == (str(tmp_path / 'training.zip'),
+                              str(tmp_path / 'test.zip'),
+                              str(tmp_path / 'out'), str(tmp_path / 'tmp'))
+
+
+@pytest.mark.integration
+def test_the_converter_extracts_into_the_tmp_dir(tmp_path):
+    """A temporary directory that exists is used and left empty; one that
+    does not makes mmseg's converter fail."""
+    src = write_drive_zips(tmp_path / 'download')
+    tmp = tmp_path / 'tmp'
+    tmp.mkdir()
+    report = convert_drive(str(src), str(tmp_path / 'out'), str(tmp))
+    assert not report.failed() and report.counts == dict(training=3,
+                                                         validation=2)
+    assert not list(tmp.iterdir())
+    with pytest.raises(ConversionError, match='converter exited 1'):
+        convert_drive(str(src), str(tmp_path / 'again'),
+                      str(tmp_path / 'missing'))
