@@ -88,3 +88,26 @@ def test_nothing_shared_is_one_error_line(tmp_path, capsys):
     assert tool.main([str(tmp_path / 'missing.json'),
                       str(tmp_path / 'b.json')]) == 1
     assert capsys.readouterr().err.startswith('error: cannot read ')
+
+
+def test_measures_option_shows_only_those_measures(tmp_path, capsys,
+                                                   monkeypatch):
+    from mmseg_aaf.comparison.report import _pyplot
+    plt = _pyplot()
+    figures = []
+    monkeypatch.setattr(plt, 'close', figures.append)
+    long = payload({'ce': ('CE', [run(0, 55.0, 20.0), run(1, 58.0, 14.0)])})
+    paths = []
+    for name, data in (('a.json', short_study()), ('b.json', long)):
+        (tmp_path / name).write_text(json.dumps(data))
+        paths.append(str(tmp_path / name))
+    assert tool.main(paths + ['--measures', 'mIoU', '--labels', '600',
+                              '2400', '--plot',
+                              str(tmp_path / 's.png')]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == '| Method | mIoU 600 | mIoU 2400 | diff |'
+    assert lines[2] == ('| CE (2 seeds) | 51.00 ± 1.41 | 56.50 ± 2.12 | '
+                        '+5.50 |')
+    figure, = figures
+    assert [ax.get_title() for ax in figure.axes if ax.get_visible()] == [
+        'mIoU']

@@ -94,6 +94,24 @@ def test_plot_wraps_a_long_title_inside_a_narrow_figure(tmp_path,
     assert box.x0 >= 0 and box.x1 <= figure.bbox.width
 
 
+def test_plot_sorts_unsorted_candidates(tmp_path, monkeypatch):
+    """Candidates (7, 3, 5) draw the ticks and limits of (3, 5, 7)."""
+    from matplotlib.figure import Figure
+    saved = []
+    monkeypatch.setattr(Figure, 'savefig',
+                        lambda figure, *args, **kwargs: saved.append(figure))
+    axes = {}
+    for sizes in ((3, 5, 7), (7, 3, 5)):
+        plot_kernel_sizes(['road', 'car'], [4.5, 7.0], [5.0, 5.0], sizes,
+                          str(tmp_path / 'fig.png'))
+        axes[sizes] = saved[-1].axes
+    for sorted_ax, unsorted_ax in zip(axes[3, 5, 7], axes[7, 3, 5]):
+        assert list(unsorted_ax.get_yticks()) == [3, 5, 7]
+        assert unsorted_ax.get_ylim() == sorted_ax.get_ylim() == (0, 8)
+        assert sorted(line.get_ydata()[0] for line in unsorted_ax.lines) \
+            == [3, 5, 7]
+
+
 def test_tool_with_plain_checkpoint(tool, tmp_path):
     checkpoint = tmp_path / 'iter_10.pth'
     torch.save(

@@ -132,6 +132,29 @@ def test_effective_kernel_sizes():
     torch.testing.assert_close(sizes['edge'][[0, 2]], torch.full((2, ), 5.))
 
 
+def test_unsorted_kernel_sizes_are_the_same_loss():
+    """Sizes (7, 3, 5) are accepted and kept in that order, each logits
+    column with its size: the loss, its gradient and the effective sizes
+    are those of (3, 5, 7) with the columns in the same order."""
+    logits, labels = _inputs(seed=5)
+    ordered = AAFLoss(4, kernel_sizes=(3, 5, 7), downsample=1)
+    unsorted = AAFLoss(4, kernel_sizes=(7, 3, 5), downsample=1)
+    assert unsorted.kernel_sizes == (7, 3, 5)
+    gen = torch.Generator().manual_seed(6)
+    with torch.no_grad():
+        for name in ('edge_size_logits', 'nonedge_size_logits'):
+            columns = torch.randn(4, 3, generator=gen)
+            getattr(ordered, name).copy_(columns)
+            getattr(unsorted, name).copy_(columns[:, [2, 0, 1]])
+    value, grad = _loss_and_grads(ordered, logits, labels)
+    unsorted_value, unsorted_grad = _loss_and_grads(unsorted, logits, labels)
+    torch.testing.assert_close(unsorted_value, value)
+    torch.testing.assert_close(unsorted_grad, grad)
+    for kind, sizes in ordered.effective_kernel_sizes().items():
+        torch.testing.assert_close(unsorted.effective_kernel_sizes()[kind],
+                                   sizes)
+
+
 class TestResampling:
 
     def test_labels_are_read_at_cell_centres(self):
