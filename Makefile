@@ -49,6 +49,7 @@ demo-quick: $(STAMP)
 	$(PY) tools/demo.py --quick
 
 benchmark: $(STAMP)
+	$(PY) tools/benchmark_affinity.py --suite fused
 	$(PY) tools/benchmark_affinity.py
 
 # CamVid in the SegNet layout; by default the copy beside the checkout.

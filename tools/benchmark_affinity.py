@@ -38,10 +38,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='leave out the PSPNet-R101 training step')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch intra-op threads (default: torch\'s)')
-    parser.add_argument('--suite', choices=('full', 'gpu-check'),
+    parser.add_argument('--suite', choices=('full', 'fused', 'gpu-check'),
                         default='full',
-                        help='full: every case below (default); gpu-check: '
-                        'the GPU targets P4, P5, P6 of tools/gpu_check.py')
+                        help='full: every case below (default); fused: the '
+                        'fused kernel against the torch implementation and '
+                        'cross-entropy (DRIVE shape, full resolution, the '
+                        '1/8 grid); gpu-check: the GPU targets P4, P5, P6 '
+                        'of tools/gpu_check.py')
     parser.add_argument('--small', action='store_true',
                         help='gpu-check suite at small sizes (the CPU '
                         'rehearsal)')

@@ -1,7 +1,9 @@
 # Copyright (c) mmseg_aaf contributors. All rights reserved.
 """The benchmark's two suites, and :func:`run`, the tool's one call.
 
-``full`` (``make benchmark``): the paper setting (plugin, naive, CE), full
+``fused`` (first in ``make benchmark``): the fused kernel against the
+torch implementation and cross-entropy (:mod:`.fused`). ``full`` (``make
+benchmark``): the paper setting (plugin, naive, CE), full
 resolution (plugin, CE), the 1/8 grid of a 769 crop, the plugin's scaling
 and the PSPNet-R101 step, in time and extra peak memory. ``gpu-check``
 (the ``benchmark`` step of ``tools/gpu_check.py``): the GPU targets P4, P5
@@ -39,6 +41,9 @@ def run(args) -> int:
     began = time.perf_counter()
     print(machine_description(args.device))
     print(check_against_naive(args.device))
+    if args.suite == 'fused':
+        from .fused import fused_suite
+        return _finish(fused_suite(args), args, began)
     if args.suite == 'gpu-check':
         return _finish(gpu_check_suite(args), args, began)
     return _finish(full_suite(args), args, began)
