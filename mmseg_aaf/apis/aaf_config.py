@@ -51,13 +51,15 @@ METHOD_LOSSES = {'aaf': 'AAFLoss', 'affinity': 'AffinityLoss'}
 def loss_template(method: str) -> dict:
     """The loss config ``method`` appends, with the class's defaults
     spelled out (so the written file shows the settings it trains with);
-    ``num_classes`` is added per head."""
+    ``num_classes`` is added per head. ``implementation`` is left to its
+    default ('auto'): it says how the same sums are computed, not what is
+    trained, and configs written before it existed keep their hash."""
     from mmseg_aaf.models.losses import AAFLoss, AffinityLoss
     cls = {'AAFLoss': AAFLoss, 'AffinityLoss': AffinityLoss}[
         METHOD_LOSSES[method]]
     template = dict(type=cls.__name__)
     for name, param in inspect.signature(cls.__init__).parameters.items():
-        if name in ('ignore_index', 'loss_name') or \
+        if name in ('ignore_index', 'loss_name', 'implementation') or \
                 param.default is param.empty:
             continue
         template[name] = param.default
