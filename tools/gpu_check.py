@@ -52,6 +52,10 @@ TEST_FILES = (
     'tests/models/losses/test_affinity_loss.py',
     'tests/models/losses/test_device_agreement.py',
     'tests/engine/test_optim_wrapper.py',
+    # The fused kernel: Triton on CUDA against the torch reference, and
+    # against the CPU kernel.
+    'tests/ops/test_affinity_field_ops.py',
+    'tests/ops/test_affinity_field_triton.py',
 )
 #: The wheel set's limit, and the packages it must never hold.
 WHEELS_MAX_MIB = 60
