@@ -47,6 +47,22 @@ def _label(labels, n, y, x, H, W, inside):
 
 
 @triton.jit
+def _coefficient(grad_edge, grad_nonedge, centre, neighbour, c, valid, kl,
+                 margin, k, K):
+    """The gradient of the loss w.r.t. channel c's divergence of the pairs
+    (centre class, neighbour class): the class's non-edge gradient, or for
+    an edge entry minus its edge gradient inside the margin; 0 where the
+    pair is not valid."""
+    is_edge = valid & (centre != neighbour) & ((centre == c) |
+                                              (neighbour == c))
+    row = tl.where(valid, centre, 0) * K + k
+    edge = tl.load(grad_edge + row, mask=valid, other=0.0)
+    nonedge = tl.load(grad_nonedge + row, mask=valid, other=0.0)
+    coef = tl.where(is_edge, -tl.where(kl < margin, edge, 0.0), nonedge)
+    return tl.where(valid, coef, 0.0)
+
+
+@triton.jit
 def _forward_kernel(probs, labels, halves, partial, counts, margin, floor, C,
                     H, W, K, BLOCK: tl.constexpr):
     row = tl.program_id(0)
@@ -128,16 +144,8 @@ def _backward_kernel(grad_edge, grad_nonedge, probs, labels, halves, grad,
                               mask=valid, other=0.5)
                 q, qb, lq, lqb = _clipped(p_j, floor)
                 kl = q * (lq - lq_x) + qb * (lqb - lqb_x)
-                is_edge = valid & (a != b) & ((a == c) | (b == c))
-                safe_a = tl.where(valid, a, 0)
-                coef = tl.where(
-                    is_edge,
-                    -tl.where(kl < margin,
-                              tl.load(grad_edge + safe_a * K + k,
-                                      mask=valid, other=0.0), 0.0),
-                    tl.load(grad_nonedge + safe_a * K + k, mask=valid,
-                            other=0.0))
-                coef = tl.where(valid, coef, 0.0)
+                coef = _coefficient(grad_edge, grad_nonedge, a, b, c, valid,
+                                    kl, margin, k, K)
                 total += coef * (-q / q_x * pass_p + qb / qb_x * pass_c)
                 # (y, x) as the neighbour of (x - d s, x): p(x) enters as p.
                 yi = y - dy * s
@@ -151,16 +159,8 @@ def _backward_kernel(grad_edge, grad_nonedge, probs, labels, halves, grad,
                 dlog = lq_x - lr
                 dlogb = lqb_x - lrb
                 kl = q_x * dlog + qb_x * dlogb
-                is_edge = valid & (ai != a) & ((ai == c) | (a == c))
-                safe_ai = tl.where(valid, ai, 0)
-                coef = tl.where(
-                    is_edge,
-                    -tl.where(kl < margin,
-                              tl.load(grad_edge + safe_ai * K + k,
-                                      mask=valid, other=0.0), 0.0),
-                    tl.load(grad_nonedge + safe_ai * K + k, mask=valid,
-                            other=0.0))
-                coef = tl.where(valid, coef, 0.0)
+                coef = _coefficient(grad_edge, grad_nonedge, ai, a, c, valid,
+                                    kl, margin, k, K)
                 total += coef * ((dlog + 1.0) * pass_p -
                                  (dlogb + 1.0) * pass_c)
         tl.store(grad + (base + y) * W + xs, total, mask=in_row)
