@@ -44,6 +44,11 @@ Large inputs are processed a few images at a time and edge pairs in slabs,
 so the extra memory stays a handful of ``(C, H, W)`` buffers per image. The
 result is exact: the same sums as the direct definition, up to float
 rounding.
+
+This torch code is the readable reference. :func:`affinity_field_terms`
+also runs the same sums as one fused kernel per pass (:mod:`mmseg_aaf.ops`:
+C++ on the CPU, Triton on CUDA), chosen by its ``implementation`` argument;
+tests/ops holds the kernel to this reference.
 """
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
