@@ -10,7 +10,9 @@ Cases and targets:
   3, 5, 7) on vessel-like labels, one thread: fused <= 0.2x the torch
   implementation, and <= 25x ``CrossEntropyLoss``;
 * full resolution, 2x19x512x1024, two threads: fused <= 8x cross-entropy;
-* the paper's 1/8 grid (P1, 2x19x64x128): fused no slower than torch.
+* the paper's 1/8 grid (P1, 2x19x64x128): fused no slower than torch;
+* the DRIVE recipe's training step, one thread: with AAF <= 1.05x without
+  (:mod:`.drive_step`), unless ``--skip-pspnet`` leaves training steps out.
 """
 import math
 import time
@@ -20,7 +22,7 @@ import torch
 
 from ..models.losses import AAFLoss
 from .cases import make_ce, make_inputs
-from .measure import time_interleaved
+from .measure import median, time_interleaved
 from .report import Report, fmt_ms
 
 DRIVE_SHAPE = (4, 2, 64, 64)
@@ -136,6 +138,24 @@ def fused_suite(args) -> Report:
                       paper['fused']['total'] / paper['torch']['total'], 1.0,
                       'x', f'{fmt_ms(paper["fused"]["total"])} vs '
                       f'{fmt_ms(paper["torch"]["total"])}')
+
+        if not args.skip_pspnet:
+            from .drive_step import bench_drive_step
+            torch.set_num_threads(1)
+            pairs = args.pspnet_pairs or (6 if args.quick else 20)
+            print(f'\nThe DRIVE recipe\'s training step (UNet-S5-D16, batch '
+                  f'4x3x64x64), one thread, {pairs} ABBA pairs')
+            steps = bench_drive_step(pairs)
+            for name, label in (('ce', 'CE + AAF / CE'),
+                                ('dice', 'CE + Dice + AAF / CE + Dice')):
+                r = steps[name]
+                print(f'  {label:28s} {fmt_ms(r["aaf"])} vs '
+                      f'{fmt_ms(r["base"])}; per-pair ratios ' +
+                      ', '.join(f'{x:.3f}' for x in r['ratios']))
+                report.target(f'DRIVE step, 1 thread: {label}',
+                              median(r['ratios']), 1.05, 'x',
+                              f'median of {len(r["ratios"])} ABBA pairs; '
+                              f'{fmt_ms(r["aaf"])} vs {fmt_ms(r["base"])}')
     finally:
         torch.set_num_threads(threads)
     return report
