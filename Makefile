@@ -18,7 +18,11 @@ install: $(STAMP)
 # sdist against the installed torch, then cached by pip. From an empty pip
 # cache the whole install took 11 min on a 2-core Intel Xeon (8-9 of them
 # mmcv's build) and 19 min on a 2-core AMD EPYC (README, Install).
-$(STAMP): setup.py requirements/stack.txt requirements/tests.txt
+# The editable install of the plugin compiles its fused CPU kernel in place
+# (mmseg_aaf/ops/csrc): --use-pep517 with --no-build-isolation, because
+# setuptools' legacy develop would build in an isolated env without torch.
+$(STAMP): setup.py requirements/stack.txt requirements/tests.txt \
+		mmseg_aaf/ops/csrc/cpu/affinity_field_cpu.cpp
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet 'setuptools>=77.0.3,<81' wheel numpy==1.26.4
 	$(PY) -m pip install --quiet torch==2.13.0
@@ -26,7 +30,8 @@ $(STAMP): setup.py requirements/stack.txt requirements/tests.txt
 		--no-build-isolation mmcv==2.1.0 opencv-python==4.10.0.84
 	$(PY) -m pip install --quiet -r requirements/stack.txt \
 		-r requirements/tests.txt
-	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	$(PY) -m pip install --quiet --no-build-isolation --use-pep517 \
+		--no-deps -e .
 	$(PY) -c "import mmcv.ops, mmseg, mmseg_aaf; print('stack ok')"
 	touch $@
 

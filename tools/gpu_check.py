@@ -255,7 +255,10 @@ def step_install(check: Check):
     check.run('install', pip + ['--no-build-isolation', '-r', REQUIREMENTS],
               env=build_env)
     build_seconds = time.monotonic() - started
-    check.run('install', pip + ['--no-build-isolation', '-e', REPO])
+    # --use-pep517: the editable build then runs here, with torch, and
+    # compiles the plugin's fused CPU kernel in place.
+    check.run('install', pip + ['--no-build-isolation', '--use-pep517', '-e',
+                                REPO])
     check.python = str(venv_python)
     after = _json_line(check.run('install', [check.python, '-c',
                                              BASE_PROBE]))

@@ -30,6 +30,7 @@ Implementations, one per device type:
 :func:`fused_available` says whether one is there for a device type,
 :func:`unavailable_reason` why not.
 """
+import importlib.util
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -52,10 +53,12 @@ _MISSING: Dict[str, str] = {}
 try:
     from . import _affinity_field_cpu  # noqa: F401  (registers the CPU op)
 except ImportError as exc:
+    built = importlib.util.find_spec(f'{__package__}._affinity_field_cpu')
     _MISSING['cpu'] = (
-        f'the C++ extension mmseg_aaf.ops._affinity_field_cpu is not '
-        f'built ({exc}); reinstall with a C++ compiler present '
-        '(make install, or pip install --no-build-isolation -e .)')
+        'the C++ extension mmseg_aaf.ops._affinity_field_cpu ' +
+        (f'does not load ({exc})' if built else 'is not built') +
+        '; reinstall with a C++ compiler present (make install, or pip '
+        'install --no-build-isolation --use-pep517 -e .)')
 
 
 def _register_cuda() -> None:

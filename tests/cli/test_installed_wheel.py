@@ -77,14 +77,19 @@ def test_wheel_holds_the_package_only(user_env):
     proc = run([str(python), '-c', textwrap.dedent('''
         import json, sys, mmseg_aaf
         from mmseg.registry import MODELS
+        from mmseg_aaf.ops import fused_available, unavailable_reason
         print(json.dumps(dict(file=mmseg_aaf.__file__,
                               path=sys.path,
-                              aaf=MODELS.get('AAFLoss') is not None)))
+                              aaf=MODELS.get('AAFLoss') is not None,
+                              fused=fused_available('cpu'),
+                              why=unavailable_reason('cpu'))))
     ''')], cwd=work, env=user_env['env'])
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert found['file'].startswith(user_env['site']), found['file']
     assert str(REPO_ROOT) not in found['path']
     assert found['aaf']
+    # The wheel carries the compiled CPU kernel.
+    assert found['fused'], found['why']
     installed = Path(found['file']).parent
     assert not (installed.parent / 'tools').exists()
     assert (installed / 'cli' / 'aaf_config.py').is_file()
