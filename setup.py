@@ -32,13 +32,15 @@ def extension_setup():
         """torch's BuildExtension, but a failed compile is a notice, not a
         failed install."""
 
-        def build_extension(self, ext):
+        def build_extensions(self):
             try:
-                super().build_extension(ext)
-            except Exception as exc:  # compiler missing or failing
+                super().build_extensions()
+            except Exception as exc:  # compiler missing, failing or refused
                 print(f'mmseg_aaf: the fused CPU kernel was not built '
                       f'({type(exc).__name__}: {exc}); AffinityLoss and '
                       "AAFLoss run their torch implementation", file=sys.stderr)
+                # Nothing to copy or to put into the wheel.
+                self.extensions = []
 
     extension = CppExtension(
         CPU_OP, CPU_OP_SOURCES,
