@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test test-fast demo demo-quick benchmark camvid-half \
+.PHONY: install test test-fast docs demo demo-quick benchmark camvid-half \
 	compare-losses compare-schedule compare-drive \
 	drive gpu-wheels gpu-check clean
 
@@ -46,6 +46,19 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile \
 		-m 'not integration'
+
+# The documentation site (docs/, Sphinx + MyST), offline, warnings as
+# errors, every page read afresh (-E: an unchanged page's warnings are not
+# lost). Its pinned requirements go into .venv the first time (and again
+# when requirements/docs.txt changes); DOCS_OUT chooses the output folder.
+DOCS_STAMP := $(VENV)/.mmseg_aaf-docs-installed
+DOCS_OUT ?= docs/_build/html
+$(DOCS_STAMP): requirements/docs.txt | $(STAMP)
+	$(PY) -m pip install --quiet -r requirements/docs.txt
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -E -W --keep-going -b html docs $(DOCS_OUT)
 
 demo: $(STAMP)
 	$(PY) tools/demo.py

@@ -26,7 +26,8 @@ from ..apis.aaf_config import (RefusedConfig, UnknownLossOption, make_twin,
                                resolve_config_path)
 
 
-def parse_args(argv=None, prog=None):
+def build_parser(prog=None) -> argparse.ArgumentParser:
+    """The command's argument parser (the docs render its help)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description='Write a config that switches AAF (or the fixed '
@@ -61,7 +62,11 @@ def parse_args(argv=None, prog=None):
         'key=value, e.g. downsample=4 kernel_sizes="(3,5)"')
     parser.add_argument(
         '--force', action='store_true', help='overwrite an existing file')
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None, prog=None):
+    return build_parser(prog).parse_args(argv)
 
 
 def output_path(config: str, method: str, out) -> str:

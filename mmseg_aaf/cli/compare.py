@@ -27,7 +27,8 @@ from . import error, quiet_setuptools
 DEFAULT_METHODS = ('ce', '+dice', '+aaf', '+dice+aaf')
 
 
-def parse_args(argv=None, prog=None):
+def build_parser(prog=None) -> argparse.ArgumentParser:
+    """The command's argument parser (the docs render its help)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description='Train a baseline mmseg config and methods derived '
@@ -102,7 +103,11 @@ def parse_args(argv=None, prog=None):
                         help='torch intra-op threads (default: torch\'s)')
     parser.add_argument('--verbose', action='store_true',
                         help="keep mmengine's log output")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None, prog=None):
+    return build_parser(prog).parse_args(argv)
 
 
 def parse_subsets(specs) -> dict:

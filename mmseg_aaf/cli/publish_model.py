@@ -11,7 +11,8 @@ from mmengine.config import Config
 from . import error, quiet_setuptools
 
 
-def parse_args(argv=None, prog=None):
+def build_parser(prog=None) -> argparse.ArgumentParser:
+    """The command's argument parser (the docs render its help)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description='Publish an AAF-trained checkpoint: no training state, '
@@ -25,7 +26,11 @@ def parse_args(argv=None, prog=None):
         'also stores one, this file wins and a line says so (use it for a '
         'checkpoint whose stored config is stale or missing); default: the '
         "one stored in the checkpoint's meta")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None, prog=None):
+    return build_parser(prog).parse_args(argv)
 
 
 def main(argv=None, prog=None) -> int:
