@@ -17,7 +17,7 @@ install: $(STAMP)
 # mmcv._ext); there are no wheels for this torch, so it builds from the
 # sdist against the installed torch, then cached by pip. From an empty pip
 # cache the whole install took 11 min on a 2-core Intel Xeon (8-9 of them
-# mmcv's build) and 19 min on a 2-core AMD EPYC (README, Install).
+# mmcv's build) and 19 min on a 2-core AMD EPYC (docs/get_started.md).
 # The editable install of the plugin compiles its fused CPU kernel in place
 # (mmseg_aaf/ops/csrc): --use-pep517 with --no-build-isolation, because
 # setuptools' legacy develop would build in an isolated env without torch.
@@ -79,7 +79,7 @@ DRIVE ?= ../shared/drive
 drive: $(STAMP)
 	$(PY) -m mmseg_aaf.datasets.drive_conversion $(DRIVE) --out-dir data/DRIVE
 
-# The CamVid loss study (README, "Results on real data"): mmseg-aaf-compare
+# The CamVid loss study (docs/results/loss_study.md): mmseg-aaf-compare
 # on the two CPU models, the methods derived from their CE configs; reruns
 # continue from the committed records. COMPARE_ARGS go to both studies.
 COMPARE := $(PY) -m mmseg_aaf.cli.compare
@@ -136,11 +136,11 @@ compare-drive: drive
 		--work-dir work_dirs/compare_drive --records docs/compare_drive/records \
 		--report-dir docs/compare_drive $(COMPARE_ARGS)
 
-# The GPU check (README, "GPU check"). gpu-wheels needs the network and
-# the CPU stack (mmcv's sdist metadata imports torch); gpu-check runs
-# offline. It uses .venv where there is one (the CPU rehearsal: make
-# gpu-check DEVICE=cpu), else the machine's python3 with its CUDA torch, and
-# installs the wheel set next to it.
+# The GPU check (docs/user_guides/7_gpu_check.md). gpu-wheels needs the
+# network and the CPU stack (mmcv's sdist metadata imports torch);
+# gpu-check runs offline. It uses .venv where there is one (the CPU
+# rehearsal: make gpu-check DEVICE=cpu), else the machine's python3 with its
+# CUDA torch, and installs the wheel set next to it.
 GPU_WHEELS ?= wheels/gpu-offline
 GPU_CHECK_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
 GPU_CHECK_OUT ?= work_dirs/gpu_check

@@ -628,7 +628,7 @@ def _error(message: str) -> int:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Install, validate and measure the stack on a GPU '
-        'machine in one run (see the README, "GPU check").')
+        'machine in one run (see docs/user_guides/7_gpu_check.md).')
     parser.add_argument('--device', choices=('cuda', 'cpu'), default='cuda',
                         help='cuda: the GPU check; cpu: its rehearsal at '
                         'small sizes (default: cuda)')

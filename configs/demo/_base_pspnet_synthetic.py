@@ -93,9 +93,9 @@ test_dataloader = dict(
         pipeline=test_pipeline))
 test_evaluator = [
     dict(type='IoUMetric', iou_metrics=['mIoU']),
-    # The rule the README's demo numbers were measured with (before BSDS
-    # one-to-one matching became the default): distance matching of the
-    # one-sided boundaries within 2 px.
+    # The rule the demo's numbers (docs/get_started.md) were measured with
+    # (before BSDS one-to-one matching became the default): distance
+    # matching of the one-sided boundaries within 2 px.
     dict(
         type='BoundaryMetric',
         tolerance=2,

@@ -8,7 +8,8 @@
 #
 # Data: make drive (mmseg's converter; DRIVE's training.zip and test.zip
 # into data/DRIVE). Measured with one intra-op thread (OMP_NUM_THREADS=1):
-# 13.7 minutes, mDice 86.67, vessel Dice 75.93, clDice 78.89 (README.md).
+# 13.7 minutes, mDice 86.67, vessel Dice 75.93, clDice 78.89
+# (docs/model_zoo.md).
 #
 # What changes, decided before any run of this recipe, from a measured
 # calibration point (base_channels=16, BN, CE, batch 4, 3000 iterations:

@@ -56,7 +56,8 @@ GTA5_CHECKPOINT_FROM = {
     'pspnet_r101_affinity_cityscapes.py',
     'pspnet_r101_aaf_cityscapes_test-gta5.py': 'pspnet_r101_aaf_cityscapes.py',
 }
-#: Trained with tools/dist_train.sh and N processes, as the README shows.
+#: Trained with tools/dist_train.sh and N processes, as
+#: docs/user_guides/3_train_test.md shows.
 DIST_TRAINED = {'pspnet_r101_aaf_cityscapes.py': 2}
 
 

@@ -55,8 +55,8 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 # mIoU, with the per-class table; semantic boundary precision / recall / F
 # (BoundaryMetric's defaults) and Boundary IoU (dilation ratio 0.02 of the
-# diagonal: 6 pixels at 240x180, 12 at 480x360); see the README's
-# evaluation section.
+# diagonal: 6 pixels at 240x180, 12 at 480x360); see
+# docs/user_guides/5_evaluation.md.
 val_evaluator = [
     dict(type='PerClassIoUMetric', iou_metrics=['mIoU']),
     dict(type='BoundaryMetric'),
