@@ -128,9 +128,10 @@ inline bool dense_edges(int64_t edges, int64_t pixels, int64_t channels) {
       e[x] += ie * (hinge > T(0) ? hinge : T(0));                             \
     }                                                                         \
   }                                                                           \
-  /* The backward of the edge entries of one channel, on top of the dense  \
-     non-edge gradient: centre role (x, x + off) into as_q, as_qb. */       \
-  ROW_KERNEL void edge_entries_centre(                                        \
+  /* The backward of one channel's entries of the pairs (x, x + off),     \
+     each with its own coefficient (edge or non-edge): centre role into    \
+     as_q, as_qb. */                                                        \
+  ROW_KERNEL void entries_centre(                                             \
       T* __restrict as_q, T* __restrict as_qb, const T* __restrict v,        \
       const T* __restrict cn, const T* __restrict ce,                         \
       const int32_t* __restrict a, int64_t off, int32_t ch,                   \
@@ -141,15 +142,15 @@ inline bool dense_edges(int64_t edges, int64_t pixels, int64_t channels) {
       const T kl = q[x + off] * (lq[x + off] - lq[x]) +                       \
                    qb[x + off] * (lqb[x + off] - lqb[x]);                     \
       const int32_t la = a[x], lb = a[x + off];                               \
-      const T ie = v[x] * static_cast<T>((la != lb) & ((la == ch) |          \
-                                                       (lb == ch)));          \
-      const T gc = -ie * (cn[x] + (kl < margin ? ce[x] : T(0)));              \
-      as_q[x] += gc * q[x + off];                                             \
-      as_qb[x] += gc * qb[x + off];                                           \
+      const bool ie = (la != lb) & ((la == ch) | (lb == ch));                 \
+      const T edge = kl < margin ? -ce[x] : T(0);                             \
+      const T coef = v[x] * (ie ? edge : cn[x]);                              \
+      as_q[x] += coef * q[x + off];                                           \
+      as_qb[x] += coef * qb[x + off];                                         \
     }                                                                         \
   }                                                                           \
   /* Neighbour role: pixel x of the pair (x - off, x), into as_lr, as_lrb. */ \
-  ROW_KERNEL void edge_entries_neighbour(                                     \
+  ROW_KERNEL void entries_neighbour(                                          \
       T* __restrict as_lr, T* __restrict as_lrb, const T* __restrict v,      \
       const T* __restrict cn, const T* __restrict ce,                         \
       const int32_t* __restrict a, int64_t off, int32_t ch,                   \
@@ -160,12 +161,11 @@ inline bool dense_edges(int64_t edges, int64_t pixels, int64_t channels) {
       const T dlog = lq[x] - lq[x - off], dlogb = lqb[x] - lqb[x - off];      \
       const T kl = q[x] * dlog + qb[x] * dlogb;                               \
       const int32_t la = a[x - off], lb = a[x];                               \
-      const T ie = v[x - off] * static_cast<T>((la != lb) & ((la == ch) |    \
-                                                             (lb == ch)));    \
-      const T gc =                                                            \
-          -ie * (cn[x - off] + (kl < margin ? ce[x - off] : T(0)));           \
-      as_lr[x] -= gc * (dlog + T(1));                                         \
-      as_lrb[x] -= gc * (dlogb + T(1));                                       \
+      const bool ie = (la != lb) & ((la == ch) | (lb == ch));                 \
+      const T edge = kl < margin ? -ce[x - off] : T(0);                       \
+      const T coef = v[x - off] * (ie ? edge : cn[x - off]);                  \
+      as_lr[x] -= coef * (dlog + T(1));                                       \
+      as_lrb[x] -= coef * (dlogb + T(1));                                     \
     }                                                                         \
   }                                                                           \
   /* h += q * lq + qb * lqb */                                                \
@@ -181,29 +181,33 @@ DEFINE_ROW_KERNELS(double)
 
 // A pair (x, x + off) with its opposite x - off: valid when no label is
 // negative (ignored, or the padding outside the image); an edge pair when
-// valid and the labels of x and x + off differ. Returns the valid count.
+// valid and the labels of x and x + off differ. Adds the valid and the
+// edge pairs to the counts.
 template <typename T>
-static inline int64_t pair_flags_impl(T* __restrict valid,
-                                      uint8_t* __restrict edge,
-                                      const int32_t* __restrict a,
-                                      int64_t off, int64_t n) {
-  int64_t count = 0;
+static inline void pair_flags_impl(T* __restrict valid,
+                                   uint8_t* __restrict edge,
+                                   const int32_t* __restrict a, int64_t off,
+                                   int64_t n, int64_t* counts) {
+  int64_t valid_count = 0, edge_count = 0;
   for (int64_t x = 0; x < n; ++x) {
     const int32_t centre = a[x], neighbour = a[x + off];
     const int ok = (centre >= 0) & (neighbour >= 0) & (a[x - off] >= 0);
+    const int is_edge = ok & (centre != neighbour);
     valid[x] = static_cast<T>(ok);
-    edge[x] = static_cast<uint8_t>(ok & (centre != neighbour));
-    count += ok;
+    edge[x] = static_cast<uint8_t>(is_edge);
+    valid_count += ok;
+    edge_count += is_edge;
   }
-  return count;
+  counts[0] += valid_count;
+  counts[1] += edge_count;
 }
-ROW_KERNEL int64_t pair_flags(float* valid, uint8_t* edge, const int32_t* a,
-                              int64_t off, int64_t n) {
-  return pair_flags_impl(valid, edge, a, off, n);
+ROW_KERNEL void pair_flags(float* valid, uint8_t* edge, const int32_t* a,
+                           int64_t off, int64_t n, int64_t* counts) {
+  pair_flags_impl(valid, edge, a, off, n, counts);
 }
-ROW_KERNEL int64_t pair_flags(double* valid, uint8_t* edge, const int32_t* a,
-                              int64_t off, int64_t n) {
-  return pair_flags_impl(valid, edge, a, off, n);
+ROW_KERNEL void pair_flags(double* valid, uint8_t* edge, const int32_t* a,
+                           int64_t off, int64_t n, int64_t* counts) {
+  pair_flags_impl(valid, edge, a, off, n, counts);
 }
 
 struct Geometry {
@@ -304,27 +308,40 @@ struct Window {
   }
 };
 
+// What pair_masks found: valid and edge pairs, and whether the edge
+// entries are handled densely (then `edges` is not listed).
+struct PairCounts {
+  int64_t valid = 0, edges = 0;
+  bool dense = false;
+};
+
 // Validity (0/1) of the pairs (i, i + off) of size s and ring offset
-// (dy, dx) for the centres of rows [y0, y1) of a window, flat, and the
-// flat indices (from (y0, 0)) of its edge pairs. Returns the number of
-// valid pairs.
+// (dy, dx) for the centres of rows [y0, y1) of a window, flat, and, unless
+// they are handled densely for `channels` classes, the flat indices (from
+// (y0, 0)) of its edge pairs.
 template <typename T>
-int64_t pair_masks(const Window<T>& win, int64_t y0, int64_t y1, int dy,
-                   int dx, int64_t s, T* valid, std::vector<uint8_t>& flags,
-                   std::vector<int32_t>& edges) {
+PairCounts pair_masks(const Window<T>& win, int64_t y0, int64_t y1, int dy,
+                      int dx, int64_t s, int64_t channels, T* valid,
+                      std::vector<uint8_t>& flags,
+                      std::vector<int32_t>& edges) {
   const int64_t w = win.w, off = (dy * w + dx) * s;
   const int64_t reach = (dx < 0 ? -dx : dx) * s;
   const int32_t* a = win.label(y0);
   const int64_t pixels = (y1 - y0) * w;
+  PairCounts found;
   std::fill(valid, valid + pixels, T(0));
   flags.assign(pixels + 8, 0);
   edges.clear();
-  if (w <= 2 * reach) return 0;
-  int64_t count = 0;
+  if (w <= 2 * reach) return found;
+  int64_t counts[2] = {0, 0};
   for (int64_t row = 0; row < pixels; row += w) {
-    count += pair_flags(valid + row + reach, flags.data() + row + reach,
-                        a + row + reach, off, w - 2 * reach);
+    pair_flags(valid + row + reach, flags.data() + row + reach,
+               a + row + reach, off, w - 2 * reach, counts);
   }
+  found.valid = counts[0];
+  found.edges = counts[1];
+  found.dense = dense_edges(found.edges, pixels, channels);
+  if (found.dense || found.edges == 0) return found;
   // Edge pairs are few: skip eight flags at a time.
   for (int64_t x = 0; x < pixels; x += 8) {
     uint64_t word;
@@ -334,7 +351,7 @@ int64_t pair_masks(const Window<T>& win, int64_t y0, int64_t y1, int dy,
       if (flags[i]) edges.push_back(static_cast<int32_t>(i));
     }
   }
-  return count;
+  return found;
 }
 
 // The exact divergence of channel ch of the pair (i, i + off), i flat from
@@ -392,12 +409,12 @@ void forward_kernel(const at::Tensor& probs, const at::Tensor& labels32,
         T* ne_px = nonedge_px.data() + k * pixels;
         for (const auto& d : kRing) {
           const int64_t off = (d[0] * g.w + d[1]) * s;
-          const int64_t count =
-              pair_masks(win, y0, y1, d[0], d[1], s, valid.data(), flags, edges);
-          if (count == 0) continue;
-          pairs[k] += count;
-          edge_pairs[k] += static_cast<int64_t>(edges.size());
-          if (dense_edges(static_cast<int64_t>(edges.size()), pixels, g.c)) {
+          const PairCounts found = pair_masks(win, y0, y1, d[0], d[1], s, g.c,
+                                              valid.data(), flags, edges);
+          if (found.valid == 0) continue;
+          pairs[k] += found.valid;
+          edge_pairs[k] += found.edges;
+          if (found.dense) {
             for (const auto ch : c10::irange(g.c)) {
               edge_entries_forward(
                   ne_px, e_px, valid.data(), a, off, static_cast<int32_t>(ch),
@@ -487,6 +504,7 @@ void backward_kernel(const at::Tensor& grad_edge, const at::Tensor& grad_ne,
     // (its class's), with the edge pairs of the window's centres.
     std::vector<T> valid, cn, ce;
     std::vector<std::vector<int32_t>> edges(kd_count);
+    std::vector<char> dense(kd_count);
     std::vector<uint8_t> flags;
     std::vector<T> neighbour_weight;
     // Per channel: as centre, sum coef * q_j and coef * (1 - q)_j; as
@@ -516,9 +534,11 @@ void backward_kernel(const at::Tensor& grad_edge, const at::Tensor& grad_ne,
           ce_k[i] = ge[a[i] * g.k + k];
         }
         for (const auto d : c10::irange(8)) {
-          pair_masks(win, r0, r1, kRing[d][0], kRing[d][1], halves[k],
-                     valid.data() + (k * 8 + d) * stride + pad, flags,
-                     edges[k * 8 + d]);
+          dense[k * 8 + d] =
+              pair_masks(win, r0, r1, kRing[d][0], kRing[d][1], halves[k],
+                         g.c, valid.data() + (k * 8 + d) * stride + pad,
+                         flags, edges[k * 8 + d])
+                  .dense;
         }
       }
       acc.assign(4 * g.c * pixels, T(0));
@@ -537,6 +557,26 @@ void backward_kernel(const at::Tensor& grad_edge, const at::Tensor& grad_ne,
           // The block's pixels as centres (x, x + off), and as neighbours
           // (x - off, x): the same arrays, read off pixels back.
           const T* v = valid.data() + (k * 8 + d) * stride + pad + start;
+          if (dense[k * 8 + d]) {
+            // Many edge entries for the classes: every entry of every
+            // channel with its own coefficient, branch free.
+            for (const auto ch : c10::irange(g.c)) {
+              const int32_t c32 = static_cast<int32_t>(ch);
+              const T* q = win.plane(0, ch, y0);
+              const T* qb = win.plane(1, ch, y0);
+              const T* lq = win.plane(2, ch, y0);
+              const T* lqb = win.plane(3, ch, y0);
+              entries_centre(as_q + ch * pixels, as_qb + ch * pixels, v, cn_k,
+                             ce_k, a0, off, c32, q, qb, lq, lqb, margin,
+                             pixels);
+              entries_neighbour(as_lr + ch * pixels, as_lrb + ch * pixels, v,
+                                cn_k, ce_k, a0, off, c32, q, qb, lq, lqb,
+                                margin, pixels);
+            }
+            continue;
+          }
+          // Few: every entry as non-edge (one multiply-add pair per channel
+          // and role), then the edge entries corrected one by one.
           add_product(neighbour_weight.data(), v - off, cn_k - off, pixels);
           for (const auto ch : c10::irange(g.c)) {
             axpy2(as_q + ch * pixels, as_qb + ch * pixels, v, cn_k,
@@ -549,24 +589,6 @@ void backward_kernel(const at::Tensor& grad_edge, const at::Tensor& grad_ne,
           // Edge entries: their channels leave the non-edge sum and,
           // inside the margin, lower the hinge.
           const auto& pair_list = edges[k * 8 + d];
-          if (dense_edges(static_cast<int64_t>(pair_list.size()), span,
-                          g.c)) {
-            for (const auto ch : c10::irange(g.c)) {
-              const int32_t c32 = static_cast<int32_t>(ch);
-              const T* q = win.plane(0, ch, y0);
-              const T* qb = win.plane(1, ch, y0);
-              const T* lq = win.plane(2, ch, y0);
-              const T* lqb = win.plane(3, ch, y0);
-              edge_entries_centre(as_q + ch * pixels, as_qb + ch * pixels, v,
-                                  cn_k, ce_k, a0, off, c32, q, qb, lq, lqb,
-                                  margin, pixels);
-              edge_entries_neighbour(as_lr + ch * pixels,
-                                     as_lrb + ch * pixels, v, cn_k, ce_k, a0,
-                                     off, c32, q, qb, lq, lqb, margin,
-                                     pixels);
-            }
-            continue;
-          }
           for (const int32_t e : pair_list) {
             // e is a centre, flat from (r0, 0); i from (y0, 0).
             const int64_t i = e - start;
