@@ -25,6 +25,11 @@ EXTERNAL = {
     'maintainers; its records are not in the repository)',
 }
 
+#: The DRIVE page's seed-0 reruns with the fused kernel: records slug ->
+#: name (their table quotes the records, see the test below).
+RERUN_NAMES = {'ce': 'CE', 'dice': '+ Dice', 'aaf': '+ AAF',
+               'dice+aaf': '+ Dice + AAF'}
+
 #: Each result page, the reports it quotes, and its table rows that quote
 #: something else (by their first cell).
 PAGES = {
@@ -33,7 +38,8 @@ PAGES = {
     (('camvid_pspnet', 'camvid_pspnet_2400it', 'schedule'), ()),
     'drive.md': (('drive', ),
                  ('mmseg zoo, CE (40k x 16 on GPUs)',
-                  'second human annotator')),
+                  'second human annotator') + tuple(
+                      f'{name}, seed 0' for name in RERUN_NAMES.values())),
 }
 
 
@@ -83,3 +89,23 @@ def test_result_page_tables_quote_the_reports(page):
     wrong = [(row[0], sorted(figures(' '.join(row)) - known))
              for row in rows if figures(' '.join(row)) - known]
     assert not wrong, f'{page}: figures no report holds: {wrong}'
+
+
+def test_the_fused_kernel_rerun_table_quotes_its_records():
+    """Each row: the study's seed-0 record -> the rerun's, per measure."""
+    import json
+    records = DOCS / 'compare_drive'
+    text = (DOCS / 'results' / 'drive.md').read_text()
+    for slug, name in RERUN_NAMES.items():
+        cells = []
+        for folder in ('records', 'fused_kernel/records'):
+            record = json.loads(
+                (records / folder / slug / 'seed0.json').read_text())
+            per_class = record['per_class']
+            cells.append([record['metrics']['mDice'], per_class['Dice'][1],
+                          per_class['IoU'][1], record['metrics']['clDice'],
+                          record['metrics']['bFscore'],
+                          record['metrics']['mBIoU']])
+        row = ' | '.join(f'{a:.2f} → {b:.2f} ({b - a:+.2f})'
+                         for a, b in zip(*cells))
+        assert f'| {name}, seed 0 | {row} |' in text, name
