@@ -98,17 +98,11 @@ def make_ce():
         return CrossEntropyLoss()
 
 
-def build_variant(variant: str, shape_name: str, device: str):
-    """A fwd + bwd callable on fixed inputs, returning ``(t_fwd, t_bwd)``."""
-    logits, labels = make_inputs(shape_name, device)
-    aaf = make_aaf(device)
-    ce = make_ce()
-    forward = {
-        'plugin': lambda x: aaf(x, labels),
-        'naive': lambda x: naive_loss(aaf, x, labels),
-        'ce': lambda x: ce(x, labels, ignore_index=IGNORE_INDEX),
-    }[variant]
-    sync = (torch.cuda.synchronize if device.startswith('cuda') else
+def timed_call(forward, logits, device: str, after=lambda: None):
+    """A callable: one fwd + bwd of ``forward`` on a fresh leaf copy of
+    ``logits``, returning ``(t_fwd, t_bwd)`` (synchronised on CUDA); then
+    ``after()``."""
+    sync = (torch.cuda.synchronize if str(device).startswith('cuda') else
             (lambda: None))
 
     def call() -> Tuple[float, float]:
@@ -121,10 +115,24 @@ def build_variant(variant: str, shape_name: str, device: str):
         value.backward()
         sync()
         end = time.perf_counter()
-        aaf.zero_grad(set_to_none=True)
+        after()
         return middle - start, end - middle
 
     return call
+
+
+def build_variant(variant: str, shape_name: str, device: str):
+    """A fwd + bwd callable on fixed inputs, returning ``(t_fwd, t_bwd)``."""
+    logits, labels = make_inputs(shape_name, device)
+    aaf = make_aaf(device)
+    ce = make_ce()
+    forward = {
+        'plugin': lambda x: aaf(x, labels),
+        'naive': lambda x: naive_loss(aaf, x, labels),
+        'ce': lambda x: ce(x, labels, ignore_index=IGNORE_INDEX),
+    }[variant]
+    return timed_call(forward, logits, device,
+                      lambda: aaf.zero_grad(set_to_none=True))
 
 
 def check_against_naive(device: str) -> str:

@@ -15,13 +15,12 @@ Cases and targets:
   (:mod:`.drive_step`), unless ``--skip-pspnet`` leaves training steps out.
 """
 import math
-import time
 from typing import Dict
 
 import torch
 
 from ..models.losses import AAFLoss
-from .cases import make_ce, make_inputs
+from .cases import make_ce, make_inputs, timed_call
 from .measure import median, time_interleaved
 from .report import Report, fmt_ms
 
@@ -53,32 +52,16 @@ def vessel_labels(n: int, height: int, width: int, seed: int = 0
     return labels
 
 
-def _call(forward, logits, sync=lambda: None):
-    def call():
-        x = logits.detach().requires_grad_()
-        sync()
-        start = time.perf_counter()
-        value = forward(x)
-        sync()
-        middle = time.perf_counter()
-        value.backward()
-        sync()
-        return middle - start, time.perf_counter() - middle
-
-    return call
-
-
 def _variants(logits, labels, num_classes, device) -> Dict[str, object]:
     losses = {name: AAFLoss(num_classes, kernel_sizes=KERNEL_SIZES,
                             downsample=1, implementation=name).to(device)
               for name in ('fused', 'torch')}
     ce = make_ce()
-    sync = (torch.cuda.synchronize if str(device).startswith('cuda') else
-            (lambda: None))
-    calls = {name: _call(lambda x, loss=loss: loss(x, labels), logits, sync)
+    calls = {name: timed_call(lambda x, loss=loss: loss(x, labels), logits,
+                              device)
              for name, loss in losses.items()}
-    calls['ce'] = _call(lambda x: ce(x, labels, ignore_index=255), logits,
-                        sync)
+    calls['ce'] = timed_call(lambda x: ce(x, labels, ignore_index=255),
+                             logits, device)
     return calls
 
 
