@@ -6,7 +6,7 @@ STAMP := $(VENV)/.mmseg_aaf-installed
 
 .PHONY: install test test-fast docs demo demo-quick benchmark camvid-half \
 	compare-losses compare-schedule compare-drive \
-	drive gpu-wheels gpu-check clean
+	drive gpu-wheels gpu-check slurm-up slurm-down clean
 
 install: $(STAMP)
 
@@ -151,6 +151,15 @@ gpu-wheels: $(STAMP)
 gpu-check:
 	$(GPU_CHECK_PYTHON) tools/gpu_check.py --device $(DEVICE) \
 		--wheels $(GPU_WHEELS) --out-dir $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
+
+# A real one-node Slurm cluster on this machine (Debian's slurm-wlm and
+# munge, installed by apt the first time; root), for the tests that submit
+# Slurm jobs: slurm-up starts it, slurm-down cancels every job and stops it.
+slurm-up:
+	bash tools/slurm/cluster.sh up
+
+slurm-down:
+	bash tools/slurm/cluster.sh down
 
 clean:
 	rm -rf $(VENV) work_dirs
