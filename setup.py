@@ -96,6 +96,8 @@ setup(
         # What the test suite needs beyond the stack: pytest and the
         # field's own tools as oracles.
         'tests': read_requirements('requirements/tests.txt'),
+        # mmseg-aaf-compare --launcher slurm.
+        'slurm': ['submitit>=1.5'],
     },
     entry_points={
         'console_scripts': [

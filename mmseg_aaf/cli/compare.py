@@ -13,11 +13,15 @@ method minus each other one, per-class tables and a chart. Examples::
     mmseg-aaf-compare mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py \\
         --methods ce +aaf --iters 20000 --seeds 2
     mmseg-aaf-compare CONFIG --quick      # every method for 2 iterations
+    mmseg-aaf-compare CONFIG --jobs 2 --threads 1     # two runs at once
+    mmseg-aaf-compare CONFIG --launcher slurm --partition gpu \\
+        --gpus-per-run 4 --time 12:00:00   # one Slurm job per run
 
 Every finished run leaves a record (``--records``); the same command again
 continues where a stop left it.
 """
 import argparse
+import shlex
 import sys
 
 from mmengine.config import DictAction
@@ -84,8 +88,9 @@ def build_parser(prog=None) -> argparse.ArgumentParser:
         "mmseg's tools")
     parser.add_argument(
         '--quick', action='store_true',
-        help='2 iterations of batch 2 per run, into WORK_DIR/quick: checks '
-        'that every method builds, trains, tests and reports')
+        help='2 iterations of batch 2 per run, each tested on at most 2 test '
+        'images, into WORK_DIR/quick: checks that every method builds, '
+        'trains, tests and reports')
     parser.add_argument(
         '--show', type=int, default=0, metavar='N',
         help='keep the first seed\'s predictions of N test images (most '
@@ -99,8 +104,40 @@ def build_parser(prog=None) -> argparse.ArgumentParser:
                         'nothing')
     parser.add_argument('--title', help='heading of the reports (default: '
                         "the baseline's file name)")
-    parser.add_argument('--threads', type=int,
-                        help='torch intra-op threads (default: torch\'s)')
+    run = parser.add_argument_group(
+        'where the runs execute', 'one after another in this process by '
+        'default; --jobs N runs N at once on this machine, --launcher slurm '
+        'makes each (method, seed) a Slurm job. The records and reports '
+        'are the same either way.')
+    run.add_argument('--launcher', choices=['local', 'slurm'],
+                     default='local', help='local (this machine, default) '
+                     'or slurm (one sbatch job per run, through submitit)')
+    run.add_argument(
+        '--jobs', type=int, metavar='N',
+        help='local runs at once, each in its own process (default: the '
+        'visible GPUs // --gpus-per-run, or 1 without GPUs)')
+    run.add_argument('--threads', type=int,
+                     help='torch intra-op threads per run (default: '
+                     "torch's; with --jobs N, the cores divided by N)")
+    run.add_argument(
+        '--gpus-per-run', type=int, metavar='G',
+        help='GPUs of each run (CUDA_VISIBLE_DEVICES locally, '
+        '--gpus-per-node on Slurm); more than one trains with one process '
+        'per GPU (default 1 where CUDA is visible, else 0)')
+    run.add_argument('--partition', help='Slurm partition')
+    run.add_argument('--time', help='Slurm time limit per run: minutes, '
+                     'HH:MM:SS or D-HH:MM:SS (default 1-00:00:00); a run cut '
+                     'off is requeued and resumes from its checkpoint')
+    run.add_argument(
+        '--slurm-args', default='', metavar='"ARGS"',
+        help='further sbatch options as one string, e.g. '
+        '"--qos=high --account=seg --constraint=a100"')
+    run.add_argument('--no-wait', action='store_true',
+                     help='Slurm: submit and return; the same command '
+                     'later collects the records (and resubmits failed '
+                     'runs)')
+    run.add_argument('--poll', type=float, default=30.0, metavar='SECONDS',
+                     help='Slurm: how often the queue is read (default 30)')
     parser.add_argument('--verbose', action='store_true',
                         help="keep mmengine's log output")
     return parser
@@ -133,6 +170,7 @@ def main(argv=None, prog=None) -> int:
     from ..apis.aaf_config import UnknownLossOption
     from ..comparison.methods import MethodError, parse_methods
     from ..comparison.records import StaleRecord
+    from ..comparison.executors import Execution, ExecutionError
     from ..comparison.study import Study, StudyError, run_study
     from ..comparison.study_report import ReportError
     if args.threads:
@@ -160,10 +198,16 @@ def main(argv=None, prog=None) -> int:
             title=args.title,
             show=args.show,
             zoom=args.zoom)
+        execution = Execution(
+            launcher=args.launcher, jobs=args.jobs, threads=args.threads,
+            gpus_per_run=args.gpus_per_run, partition=args.partition,
+            time=args.time, slurm_args=shlex.split(args.slurm_args),
+            wait=not args.no_wait, poll_seconds=args.poll)
         run_study(study, printer=lambda line: print(line, flush=True),
-                  report_only=args.report_only)
+                  report_only=args.report_only, execution=execution)
     except (MethodError, StudyError, StaleRecord, ReportError,
-            UnknownLossOption, FileNotFoundError, ValueError) as exc:
+            UnknownLossOption, ExecutionError, FileNotFoundError,
+            ValueError) as exc:
         if args.verbose:
             raise
         return error(str(exc))

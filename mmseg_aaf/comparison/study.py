@@ -12,8 +12,12 @@ training cut off in a run folder resumes from its last checkpoint; a
 record of another config is refused (:class:`~.records.StaleRecord`).
 Reports (:mod:`.study_report`) are rewritten after every finished run,
 from whatever records exist.
+
+Each run is :func:`~.training.run_spec`: in this process one after
+another, or through an :class:`~.executors.Execution`, up to N at once in
+processes of their own (:class:`~.executors.LocalExecutor`) or as Slurm
+jobs (:class:`~.slurm.SlurmExecutor`).
 """
-import inspect
 import json
 import os
 import os.path as osp
@@ -28,15 +32,18 @@ from mmengine.config import Config
 from ..apis.aaf_config import resolve_config_path
 from . import study_report
 from .methods import Method, derive_configs
-from .records import (FORMAT_NAME, FORMAT_VERSION, StaleRecord,
-                      config_hash, read_record, record_path, write_record)
-from .runner import (PredictionCollector, ProgressHook, _format_seconds,
-                     aaf_kernel_sizes, set_schedule)
+from .records import (StaleRecord, config_hash, read_record, record_path,
+                      write_record)
+from .executors import Execution
+from .training import RunSpec, format_seconds, set_schedule, train_and_test
 
 #: What ``--quick`` changes: a smoke test of the whole study (every
 #: method builds, trains, tests and reports) before the real one.
 QUICK_ITERS = 2
 QUICK_BATCH_SIZE = 2
+#: ... and tests each run on at most this many test images, so that the
+#: check costs the same whatever the size of the test split.
+QUICK_TEST_IMAGES = 2
 
 
 class StudyError(ValueError):
@@ -57,7 +64,7 @@ class Study:
         records_dir (str, optional): Default ``<work_dir>/records``.
         report_dir (str, optional): Default ``work_dir``.
         iters (int, optional): Another schedule length (warm-up and decay
-            rescaled, :func:`~.runner.set_schedule`).
+            rescaled, :func:`~.training.set_schedule`).
         cfg_options (dict, optional): Applied to every method's config.
         loss_options (dict, optional): Settings of the pairwise losses of
             derived methods (``+aaf``, ``+affinity``).
@@ -144,7 +151,7 @@ class PlannedRun:
     recorded: bool
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     warnings.filterwarnings('ignore', module=r'(mmseg|mmengine|mmcv)(\.|$)')
     warnings.filterwarnings('ignore', category=UserWarning)
 
@@ -159,9 +166,23 @@ def resolved_config(path: str, study: Study) -> Config:
     iters = QUICK_ITERS if study.quick else study.iters
     if study.quick:
         cfg.train_dataloader.batch_size = QUICK_BATCH_SIZE
+        limit_images(cfg.test_dataloader.dataset, QUICK_TEST_IMAGES)
     if iters is not None:
         set_schedule(cfg, iters)
     return cfg
+
+
+def limit_images(dataset: dict, count: int) -> None:
+    """Make a dataset config hold at most its first ``count`` samples
+    (mmengine's ``indices``); of a concatenation, the first dataset's."""
+    if dataset.get('datasets'):
+        dataset['datasets'] = dataset['datasets'][:1]
+        limit_images(dataset['datasets'][0], count)
+    elif dataset.get('dataset'):
+        limit_images(dataset['dataset'], count)
+        dataset.pop('times', None)
+    else:
+        dataset['indices'] = count
 
 
 def plan_study(study: Study, printer: Callable = print) -> List[PlannedRun]:
@@ -260,138 +281,6 @@ def choose_shown(cfg: Config, study: Study) -> Dict:
     return shown
 
 
-def _metric_class(metric_type: str):
-    from mmseg.registry import METRICS
-    try:
-        return METRICS.get(metric_type)
-    except KeyError:
-        return None
-
-
-def run_config(run: PlannedRun, run_dir: str, verbose: bool) -> Config:
-    """The run's config: its folder, its seed, no validation during
-    training (the run is tested once, at the end), a checkpoint every
-    quarter of the run (the last kept, for resuming), and per-class
-    results files for the metrics that write them (mmseg's ``IoUMetric``
-    becomes :class:`~mmseg_aaf.evaluation.PerClassIoUMetric`, which
-    returns the same keys)."""
-    cfg = run.config.copy()
-    cfg.work_dir = run_dir
-    cfg.randomness = dict(cfg.get('randomness') or {}, seed=run.seed)
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    max_iters = cfg.train_cfg.get('max_iters')
-    if max_iters:
-        cfg.train_cfg.val_interval = max_iters + 1
-    hooks = cfg.default_hooks
-    hooks.pop('visualization', None)
-    if 'checkpoint' in hooks:
-        hooks.checkpoint.update(
-            interval=max((max_iters or 4) // 4, 1), save_last=True,
-            max_keep_ckpts=1)
-    cfg.log_level = 'INFO' if verbose else 'ERROR'
-    evaluator = cfg.test_evaluator
-    metrics = evaluator if isinstance(evaluator, list) else [evaluator]
-    for index, metric in enumerate(metrics):
-        if metric.get('type') == 'IoUMetric':
-            metric['type'] = 'PerClassIoUMetric'
-        cls = _metric_class(metric.get('type', ''))
-        if cls is not None and 'output_file' in inspect.signature(
-                cls.__init__).parameters:
-            metric['output_file'] = osp.join(
-                run_dir, 'per_class', f'{index}_{metric["type"]}.json')
-    cfg.test_evaluator = metrics
-    return cfg
-
-
-def _per_class(run_dir: str) -> Dict:
-    """The per-class results files of a tested run, merged: classes and
-    one list per measure (the first metric that writes a name wins)."""
-    from ..evaluation.per_class_results import load_result_file
-    folder = osp.join(run_dir, 'per_class')
-    merged = {}
-    names = sorted(os.listdir(folder), key=lambda n: int(n.split('_')[0])) \
-        if osp.isdir(folder) else []
-    for name in names:
-        result = load_result_file(osp.join(folder, name))
-        merged.setdefault('classes', list(result.classes))
-        for measure, values in result.per_class.items():
-            if measure not in merged:
-                merged[measure] = [
-                    None if v is None or np.isnan(v) else round(float(v), 4)
-                    for v in values
-                ]
-    return merged
-
-
-def train_and_test(run: PlannedRun, run_dir: str, label: str,
-                   printer: Callable, verbose: bool = False,
-                   shown: Sequence[Dict] = ()) -> Dict:
-    """Train (or resume, or reuse a finished training) and test one run;
-    returns its record (not yet written). The predictions of the
-    ``shown`` test images go to ``run_dir/predictions/``."""
-    from mmengine.runner import Runner
-    cfg = run_config(run, run_dir, verbose)
-    trained_file = osp.join(run_dir, 'trained.json')
-    if osp.isfile(trained_file):
-        with open(trained_file) as f:
-            trained = json.load(f)
-        printer(f'  [{label}] trained before: {trained["checkpoint"]}')
-    else:
-        cfg.resume = osp.isfile(osp.join(run_dir, 'last_checkpoint'))
-        if cfg.resume:
-            printer(f'  [{label}] resuming from the last checkpoint')
-        runner = Runner.from_cfg(cfg)
-        max_iters = cfg.train_cfg.get('max_iters') or 1
-        runner.register_hook(
-            ProgressHook(label, max(max_iters // 6, 1), printer))
-        start = time.perf_counter()
-        runner.train()
-        with open(osp.join(run_dir, 'last_checkpoint')) as f:
-            checkpoint = f.read().strip()
-        trained = dict(train_seconds=time.perf_counter() - start,
-                       checkpoint=checkpoint, resumed=bool(cfg.resume))
-        with open(trained_file, 'w') as f:
-            json.dump(trained, f)
-        del runner
-    test_cfg = cfg.copy()
-    test_cfg.load_from = trained['checkpoint']
-    test_cfg.resume = False
-    runner = Runner.from_cfg(test_cfg)
-    collector = None
-    if shown:
-        collector = PredictionCollector([item['name'] for item in shown])
-        runner.register_hook(collector)
-    start = time.perf_counter()
-    metrics = runner.test()
-    test_seconds = time.perf_counter() - start
-    if collector is not None:
-        from PIL import Image
-        folder = osp.join(run_dir, 'predictions')
-        os.makedirs(folder, exist_ok=True)
-        for name, prediction in collector.predictions.items():
-            Image.fromarray(prediction).save(
-                osp.join(folder, osp.splitext(name)[0] + '.png'))
-    sizes = aaf_kernel_sizes(runner.model)
-    return dict(
-        format=FORMAT_NAME,
-        version=FORMAT_VERSION,
-        method=run.method.key,
-        name=run.method.name,
-        seed=run.seed,
-        config=run.config_file,
-        config_hash=run.config_hash,
-        iters=cfg.train_cfg.get('max_iters'),
-        metrics={k: float(v) for k, v in metrics.items()},
-        per_class=_per_class(run_dir),
-        kernel_sizes=None if sizes is None else dict(
-            edge=[float(x) for x in sizes['edge']],
-            nonedge=[float(x) for x in sizes['nonedge']]),
-        kernel_size_candidates=None if sizes is None else
-        [int(k) for k in sizes['candidates']],
-        train_seconds=round(trained['train_seconds'], 1),
-        test_seconds=round(test_seconds, 1))
-
-
 def seconds_left(to_train: Sequence[str],
                  durations: Dict[str, List[float]]) -> Optional[float]:
     """The time the runs of the methods ``to_train`` (one key per run
@@ -414,18 +303,66 @@ def _measured(record: Dict) -> Optional[float]:
     return float(seconds) + float(record.get('test_seconds') or 0.0)
 
 
+class RunsFailed(StudyError):
+    """Some runs failed; the others were recorded and reported."""
+
+
+def run_spec_of(study: Study, run: PlannedRun,
+                threads: Optional[int] = None) -> RunSpec:
+    """What a process needs to train and test ``run`` of ``study``."""
+    shown = []
+    if study.show and run.seed == study.seeds[0]:
+        with open(study.shown_file) as f:
+            shown = json.load(f)['images']
+    return RunSpec(
+        method=run.method.key, name=run.method.name, seed=run.seed,
+        config_file=run.config_file, config_hash=run.config_hash,
+        record_file=run.record_file,
+        run_dir=osp.join(study.work_dir, run.method.slug,
+                         f'seed{run.seed}'),
+        cfg_options=study.cfg_options, iters=study.iters, quick=study.quick,
+        verbose=study.verbose, shown=shown, threads=threads)
+
+
+def slurm_executor(study: Study, execution: Execution, printer: Callable):
+    """:class:`~.slurm.SlurmExecutor`, or one error line without
+    submitit."""
+    from .executors import ExecutionError
+    try:
+        from .slurm import SlurmExecutor
+    except ImportError as exc:
+        raise ExecutionError(f'--launcher slurm needs submitit ({exc}); '
+                             'pip install submitit') from exc
+    return SlurmExecutor(study, execution, printer)
+
+
 def run_study(study: Study, printer: Callable[[str], None] = print,
-              report_only: bool = False) -> Dict[str, str]:
+              report_only: bool = False,
+              execution: Optional[Execution] = None) -> Dict[str, str]:
     """Plan, train and test what is not recorded, and write the reports.
+
+    Args:
+        execution (Execution, optional): Where the runs execute; default
+            one after another in this process (or, where CUDA devices are
+            visible, one GPU per run and as many runs at once as GPUs).
 
     Returns:
         dict: report name -> path (see
         :func:`~.study_report.write_reports`).
+
+    Raises:
+        RunsFailed: after the reports, if any run failed.
     """
+    execution = execution or Execution()
     if not study.verbose:
-        _quiet_libraries()
+        quiet_libraries()
     start = time.perf_counter()
     os.makedirs(study.work_dir, exist_ok=True)
+    local = None
+    if execution.launcher == 'local':
+        from .executors import local_plan, visible_devices
+        devices = visible_devices()
+        local = local_plan(execution, devices)
     runs = plan_study(study, printer)
     durations: Dict[str, List[float]] = {}
     for run in runs:
@@ -434,46 +371,91 @@ def run_study(study: Study, printer: Callable[[str], None] = print,
             if seconds is not None:
                 durations.setdefault(run.method.key, []).append(seconds)
     if report_only:
+        if execution.launcher == 'slurm':
+            slurm_executor(study, execution, printer).describe(runs)
         return study_report.write_reports(study)
     todo = [run for run in runs if not run.recorded]
     printer(f'{len(runs)} runs ({len(study.methods)} methods x '
             f'{len(study.seeds)} seeds), {len(runs) - len(todo)} recorded '
             f'in {study.records_dir}')
-    for index, run in enumerate(runs, 1):
-        head = (f'[{index}/{len(runs)}] {run.method.name}, seed '
-                f'{run.seed}')
-        if run.recorded:
-            printer(f'{head} (recorded)')
-            continue
-        left = seconds_left(
-            [r.method.key for r in runs[index - 1:] if not r.recorded],
-            durations)
-        eta = '' if left is None else f', about {_format_seconds(left)} left'
-        printer(f'{head}: elapsed '
-                f'{_format_seconds(time.perf_counter() - start)}{eta}')
-        began = time.perf_counter()
-        run_dir = osp.join(study.work_dir, run.method.slug,
-                           f'seed{run.seed}')
-        shown = ()
-        if study.show and run.seed == study.seeds[0]:
-            with open(study.shown_file) as f:
-                shown = json.load(f)['images']
-        record = train_and_test(run, run_dir,
-                                f'{run.method.key} seed {run.seed}',
-                                printer, study.verbose, shown)
-        durations.setdefault(run.method.key, []).append(
-            time.perf_counter() - began)
-        write_record(run.record_file, record)
+    if study.quick and todo:
+        printer(f'--quick: {QUICK_ITERS} iterations of batch '
+                f'{QUICK_BATCH_SIZE} per run, each tested on at most '
+                f'{QUICK_TEST_IMAGES} test images: a check that every '
+                'method builds, trains, tests and reports, not a result')
+
+    def elapsed() -> str:
+        return format_seconds(time.perf_counter() - start)
+
+    def recorded(run: PlannedRun, seconds: float) -> None:
+        record = read_record(run.record_file, run.config_hash)
+        durations.setdefault(run.method.key, []).append(seconds)
         run.recorded = True
         printer('  -> ' + study_report.measures_line(study, record))
         study_report.write_reports(study)
+
+    failures = []
+    if execution.launcher == 'slurm':
+        executor = slurm_executor(study, execution, printer)
+        failures = executor.execute(runs, recorded, elapsed)
+        if not execution.wait:
+            return study_report.write_reports(study)
+    elif local['jobs'] == 1 and local['gpus_per_run'] <= 1:
+        for index, run in enumerate(runs, 1):
+            head = (f'[{index}/{len(runs)}] {run.method.name}, seed '
+                    f'{run.seed}')
+            if run.recorded:
+                printer(f'{head} (recorded)')
+                continue
+            left = seconds_left(
+                [r.method.key for r in runs[index - 1:] if not r.recorded],
+                durations)
+            eta = '' if left is None else \
+                f', about {format_seconds(left)} left'
+            printer(f'{head}: elapsed {elapsed()}{eta}')
+            began = time.perf_counter()
+            spec = run_spec_of(study, run, local['threads'])
+            record = train_and_test(run.config, spec, printer)
+            write_record(run.record_file, record)
+            recorded(run, time.perf_counter() - began)
+    else:
+        from .executors import LocalExecutor
+        jobs = local['jobs']
+        printer(f'{jobs} run(s) at once, each in its own process'
+                + (f' with {local["gpus_per_run"]} GPU(s)'
+                   if local['gpus_per_run'] else '')
+                + (f' and {local["threads"]} thread(s)'
+                   if local['threads'] else ''))
+        for index, run in enumerate(runs, 1):
+            if run.recorded:
+                printer(f'[{index}/{len(runs)}] {run.method.name}, seed '
+                        f'{run.seed} (recorded)')
+
+        def eta(unfinished) -> str:
+            left = seconds_left([r.method.key for r in unfinished],
+                                durations)
+            return '' if left is None else \
+                f', about {format_seconds(left / jobs)} left'
+
+        executor = LocalExecutor(jobs, local['gpus_per_run'], devices,
+                                 printer)
+        failures = executor.execute(
+            [(index, run, run_spec_of(study, run, local['threads']))
+             for index, run in enumerate(runs, 1) if not run.recorded],
+            len(runs), len(runs) - len(todo), recorded, eta, elapsed)
     paths = study_report.write_reports(study)
     printer('')
-    with open(paths['md']) as f:
-        printer(f.read())
+    if paths:
+        with open(paths['md']) as f:
+            printer(f.read())
     for path in paths.values():
         printer(f'wrote {path}')
     printer(f'total time {(time.perf_counter() - start) / 60:.1f} min')
+    if failures:
+        raise RunsFailed(
+            f'{len(failures)} of {len(todo)} run(s) failed; the others are '
+            'recorded and reported, and the same command trains the failed '
+            'ones again. ' + ' | '.join(failures))
     return paths
 
 
@@ -504,5 +486,6 @@ def check_subsets(study: Study, classes: Sequence[str]) -> None:
                 f'dataset ({", ".join(classes)})')
 
 
-__all__ = ['Study', 'StudyError', 'StaleRecord', 'run_study', 'plan_study',
-           'seconds_left', 'resolved_config', 'run_config', 'check_subsets']
+__all__ = ['Study', 'StudyError', 'StaleRecord', 'RunsFailed', 'run_study',
+           'plan_study', 'seconds_left', 'resolved_config', 'run_spec_of',
+           'check_subsets', 'limit_images']

@@ -22,7 +22,7 @@ import math
 import os
 import os.path as osp
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -295,14 +295,76 @@ _COLOURS = ('#1f77b4', '#2ca02c', '#ff7f0e', '#d62728', '#9467bd',
 _REFERENCE_COLOUR = '#7f7f7f'
 
 
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _legend_handles(classes: Sequence[str],
+                    palette: Sequence[Sequence[int]]) -> List:
+    from matplotlib.patches import Patch
+    return [
+        Patch(facecolor=np.asarray(colour) / 255.0, edgecolor='none',
+              label=name) for name, colour in zip(classes, palette)
+    ]
+
+
+def plot_qualitative(path: str,
+                     images: Sequence[np.ndarray],
+                     ground_truths: Sequence[np.ndarray],
+                     predictions: Mapping[str, Sequence[np.ndarray]],
+                     classes: Sequence[str],
+                     palette: Sequence[Sequence[int]],
+                     names: Sequence[str] = ()) -> str:
+    """One row per image: image, ground truth, each method's prediction.
+
+    Args:
+        images: ``(H, W, 3)`` uint8 RGB images.
+        ground_truths: ``(H, W)`` class maps.
+        predictions: method name -> class maps, one per image.
+        names: Optional image names shown at the row starts.
+    """
+    plt = pyplot()
+    lut = np.asarray(palette, np.uint8)
+    titles = ['image', 'ground truth'] + list(predictions)
+    rows, cols = len(images), len(titles)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.1 * cols, 2.1 * rows + 0.7), squeeze=False)
+    for r in range(rows):
+        panels = [images[r], lut[ground_truths[r]]] + [
+            lut[maps[r]] for maps in predictions.values()
+        ]
+        for c, panel in enumerate(panels):
+            ax = axes[r][c]
+            ax.imshow(panel, interpolation='nearest')
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=10)
+        if names:
+            axes[r][0].set_ylabel(names[r], fontsize=7)
+    fig.legend(
+        handles=_legend_handles(classes, palette),
+        loc='lower center',
+        ncol=min(len(classes), 6),
+        fontsize=8,
+        frameon=False)
+    fig.tight_layout(rect=(0, 0.05 * -(-len(classes) // 6), 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_measures(path: str, study, records: Dict[str, List[Dict]]) -> str:
     """One column per measure. Top: a bar per method at the seed mean, the
     seeds as dots. Bottom: each method minus the reference on the seeds
     both have, a bar at the mean difference and a dot per seed, so that
     gains of a point or two that the top row's scale hides can be read
     off, with their spread."""
-    from .report import _pyplot
-    plt = _pyplot()
+    plt = pyplot()
     keys = measure_keys(study, records)
     deltas = paired_deltas(study, records)
     reference = study.reference
@@ -405,7 +467,6 @@ def plot_predictions(study) -> Optional[str]:
         return None
     from PIL import Image
 
-    from .report import plot_qualitative
     with open(study.shown_file) as f:
         shown = json.load(f)
     seed = study.seeds[0]

@@ -233,3 +233,18 @@ def test_iters_below_1_is_one_error_line(tmp_path, monkeypatch, capsys,
                  '--work-dir', 'cmp']) == 1
     assert capsys.readouterr().err == 'error: --iters must be >= 1\n'
     assert not (tmp_path / 'cmp').exists()
+
+
+@pytest.mark.integration
+def test_quick_tests_each_run_on_at_most_two_images(tmp_path):
+    """5 test images; ``--quick`` tests each run on 2 and says so."""
+    from tests.comparison.tiny_study import compare as compare_tiny
+    from tests.comparison.tiny_study import study_args, write_data
+    data = write_data(tmp_path / 'data', num_val=5)
+    proc = compare_tiny(*study_args(data, 'ce', seeds=1), '--quick',
+                        '--work-dir', 'cmp', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'each tested on at most 2 test images' in proc.stdout
+    record = json.loads((tmp_path / 'cmp' / 'quick' / 'records' / 'ce' /
+                         'seed0.json').read_text())
+    assert record['test_images'] == 2 and record['iters'] == 2

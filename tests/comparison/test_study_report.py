@@ -226,8 +226,8 @@ def test_the_time_left_includes_the_run_that_starts(tmp_path, monkeypatch):
                  dict(record('ce', 0, 50.0, digest=digest),
                       train_seconds=100.0, test_seconds=20.0))
 
-    def trained(run, run_dir, label, printer, verbose=False, shown=()):
-        return record('ce', run.seed, 50.0, digest=run.config_hash)
+    def trained(cfg, spec, printer=print, launcher='none'):
+        return record('ce', spec.seed, 50.0, digest=spec.config_hash)
 
     monkeypatch.setattr(study_module, 'train_and_test', trained)
     lines = []

@@ -53,7 +53,7 @@ def test_plot_draws_a_line_per_shared_seed(tmp_path, monkeypatch):
     long = payload({'ce': ('CE', [run(0, 55.0, 20.0), run(1, 58.0, 14.0)]),
                     '+aaf': ('+ AAF', [run(0, 53.0, 9.0)])})
     drawn = []
-    from mmseg_aaf.comparison.report import _pyplot
+    from mmseg_aaf.comparison.study_report import pyplot as _pyplot
     plt = _pyplot()
     original = plt.Axes.plot
 
@@ -92,7 +92,7 @@ def test_nothing_shared_is_one_error_line(tmp_path, capsys):
 
 def test_measures_option_shows_only_those_measures(tmp_path, capsys,
                                                    monkeypatch):
-    from mmseg_aaf.comparison.report import _pyplot
+    from mmseg_aaf.comparison.study_report import pyplot as _pyplot
     plt = _pyplot()
     figures = []
     monkeypatch.setattr(plt, 'close', figures.append)

@@ -105,7 +105,7 @@ def plot_side_by_side(path: str, first: dict, second: dict, labels,
     the same seed's run in B by a line, the seed mean as a large marker,
     so that what a method gains from A to B and whether the methods'
     order changes can be seen at once."""
-    from mmseg_aaf.comparison.report import _pyplot
+    from mmseg_aaf.comparison.study_report import pyplot as _pyplot
     from mmseg_aaf.comparison.study_report import (_COLOURS,
                                                    _REFERENCE_COLOUR, title)
     measures, studies, rows = paired_runs(first, second, measures)
