@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmseg_aaf-installed
 
-.PHONY: install test test-fast docs demo demo-quick benchmark camvid-half \
+.PHONY: install test test-fast docs demo demo-quick benchmark benchmark-jobs \
+	camvid-half \
 	compare-losses compare-schedule compare-drive \
 	drive gpu-wheels gpu-check slurm-up slurm-down clean
 
@@ -69,6 +70,11 @@ demo-quick: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) tools/benchmark_affinity.py --suite fused
 	$(PY) tools/benchmark_affinity.py
+
+# mmseg-aaf-compare --jobs 2 --threads 1 against one run at a time (about
+# 6 minutes on 2 cores; docs/user_guides/2_study_tool.md).
+benchmark-jobs: $(STAMP)
+	$(PY) tools/benchmark_jobs.py
 
 # CamVid in the SegNet layout; by default the copy beside the checkout.
 CAMVID ?= $(wildcard ../shared/camvid)

@@ -234,6 +234,15 @@ class LocalExecutor:
         running: List[_Running] = []
         failures = []
         last_report = time.perf_counter()
+
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt
+
+        # The runs have sessions of their own (so that a stop reaches each
+        # whole process tree once): a study ended by SIGTERM or a closed
+        # terminal stops them as Ctrl-C does, rather than orphaning them.
+        previous = {sig: signal.signal(sig, interrupt)
+                    for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             while queue or running:
                 changed = False
@@ -287,6 +296,9 @@ class LocalExecutor:
                          'checkpoints')
             self._stop(running)
             raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return failures
 
 

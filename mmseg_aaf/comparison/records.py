@@ -13,10 +13,12 @@ A record holds what the run measured and what it was trained from::
       "per_class": {"classes": [...], "IoU": [...], "bFscore": [...]},
       "kernel_sizes": {"edge": [...], "nonedge": [...]} or null,
       "kernel_size_candidates": [3, 5, 7] or null,     # AAF's sizes
+      "test_images": 101,                              # images scored
       "train_seconds": 118.2, "test_seconds": 9.1
     }
 
 Per-class values are in percent, ``null`` where a class is undefined.
+``test_images`` is missing from records written before it was kept.
 Records are small enough to commit; a study continues from them, and
 refuses one whose ``config_hash`` is not that of the config it would
 train now (:class:`StaleRecord`).

@@ -110,6 +110,9 @@ class SlurmRun(submitit.helpers.Checkpointable):
         tasks = int(os.environ.get('SLURM_NTASKS', '1'))
         run_spec(spec, lambda line: print(line, flush=True),
                  'slurm' if tasks > 1 else 'none')
+        if tasks > 1:
+            from ..utils.dist import teardown_distributed
+            teardown_distributed()
         return spec.record_file
 
 

@@ -285,6 +285,11 @@ def train_and_test(cfg: Config, spec: RunSpec, printer: Callable = print,
     run_dir, label = spec.run_dir, spec.label
     cfg = run_config(cfg, spec)
     cfg.launcher = launcher
+    if launcher != 'none':
+        # Without CUDA, torchrun's processes train on CPU over gloo, as
+        # tools/train.py does (mmengine's launcher assumes one GPU each).
+        from ..utils.dist import setup_cpu_distributed
+        setup_cpu_distributed(cfg, launcher)
     trained_file = osp.join(run_dir, 'trained.json')
     if osp.isfile(trained_file):
         with open(trained_file) as f:
@@ -404,6 +409,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f'  [{spec.label}] interrupted', flush=True)
         return 130
+    if args.launcher != 'none':
+        from ..utils.dist import teardown_distributed
+        teardown_distributed()
     if record is not None:
         from .study_report import measures_line
         study = SimpleNamespace(measures=None, subsets={})
