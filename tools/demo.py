@@ -50,9 +50,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--threads',
         type=int,
-        default=2,
-        help='torch intra-op threads (per run with --jobs); the published '
-        'numbers use 2, and another count may change the last digits')
+        help='torch intra-op threads (default 2; with --jobs N, per run and '
+        'by default the cores divided by N); the published numbers use 2, '
+        'and another count may change the last digits')
     parser.add_argument(
         '--jobs', type=int, help='runs at once, each in its own process '
         '(default 1: one after another in this process)')
@@ -71,14 +71,16 @@ def main(argv=None):
             print(f'error: --{name} must be >= 1, got {value}',
                   file=sys.stderr)
             sys.exit(1)
-    torch.set_num_threads(args.threads)
+    threads = args.threads or (None if args.jobs else 2)
+    if threads:
+        torch.set_num_threads(threads)
     work_dir = args.work_dir or osp.join(
         'work_dirs', 'demo_quick' if args.quick else 'demo')
     try:
         run_demo(work_dir, quick=args.quick, seed=args.seed,
                  iters=args.iters, verbose=args.verbose,
                  printer=lambda line: print(line, flush=True),
-                 execution=Execution(jobs=args.jobs, threads=args.threads,
+                 execution=Execution(jobs=args.jobs, threads=threads,
                                      gpus_per_run=0))
     except (StudyError, ExecutionError, FileExistsError) as exc:
         print(f'error: {exc}', file=sys.stderr)
