@@ -193,7 +193,7 @@ class LocalExecutor:
         # tree (torchrun and its workers) by stop(), once.
         process = subprocess.Popen(
             self.command(spec_file), stdout=log, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True)
+            env=env, start_new_session=True, preexec_fn=_default_sigint)
         return _Running(index, run, spec, process, devices,
                         time.perf_counter(), log)
 
@@ -300,6 +300,14 @@ class LocalExecutor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return failures
+
+
+def _default_sigint() -> None:
+    """In a run's process, before it starts: SIGINT interrupts it even
+    where the study itself was started with SIGINT ignored (``nohup``, a
+    background job, a test runner), so that stopping a run is the same
+    everywhere."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _format(seconds: float) -> str:

@@ -167,10 +167,13 @@ def test_ctrl_c_stops_every_run_and_the_study_resumes(tmp_path, data_root):
         found = [last_iteration(str(log)) for log in logs]
         return all(f and int(f.split('/')[0]) >= 16 for f in found)
 
+    # As from a terminal: SIGINT raises KeyboardInterrupt in the study (a
+    # pytest-xdist worker runs with SIGINT ignored, which children inherit).
     proc = subprocess.Popen(
         [sys.executable, '-m', 'mmseg_aaf.cli.compare', *args],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for(past_first_checkpoint, 600, 'both runs to checkpoint')
         assert len(_workers(tmp_path)) == 2
