@@ -10,7 +10,7 @@ mIoU, the thin classes' mIoU), with a table, a chart, predictions and the
 learned kernel sizes in the work dir. Needs no download and no GPU; a rerun
 continues from the records.
 
-    python tools/demo.py            # about 5 minutes on 2 CPU cores
+    python tools/demo.py            # 5-8 minutes on 2 CPU cores
     python tools/demo.py --quick    # about 2 minutes
 """
 import argparse
