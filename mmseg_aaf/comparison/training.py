@@ -78,7 +78,9 @@ def set_schedule(cfg: Config, iters: int) -> None:
 
 class ProgressHook(Hook):
     """Print one compact line every ``interval`` iterations (on the first
-    process of a distributed run)."""
+    process of a distributed run), and keep the training time across
+    resumes: each checkpoint carries the seconds trained so far
+    (``meta['train_seconds']``), and a resumed run counts on from them."""
 
     priority = 'LOW'
 
@@ -88,9 +90,32 @@ class ProgressHook(Hook):
         self.printer = printer
         self._losses = []
         self._start = None
+        self._before = 0.0
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds trained, the stretches before a resume included."""
+        running = 0.0 if self._start is None else \
+            time.perf_counter() - self._start
+        return self._before + running
+
+    def after_load_checkpoint(self, runner, checkpoint) -> None:
+        self._before = float((checkpoint.get('meta') or {}).get(
+            'train_seconds', 0.0))
+
+    def before_save_checkpoint(self, runner, checkpoint) -> None:
+        checkpoint.setdefault('meta', {})['train_seconds'] = \
+            self.train_seconds
+
+    def start_clock(self) -> None:
+        """Count from now (the study starts it as it calls
+        ``runner.train()``, so that the run's setup counts, as it always
+        has); else from the first iteration."""
+        self._start = time.perf_counter()
 
     def before_train(self, runner) -> None:
-        self._start = time.perf_counter()
+        if self._start is None:
+            self.start_clock()
         self._first = runner.iter
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
@@ -301,11 +326,11 @@ def train_and_test(cfg: Config, spec: RunSpec, printer: Callable = print,
             printer(f'  [{label}] resuming from the last checkpoint')
         runner = Runner.from_cfg(cfg)
         max_iters = cfg.train_cfg.get('max_iters') or 1
-        runner.register_hook(
-            ProgressHook(label, max(max_iters // 6, 1), printer))
-        start = time.perf_counter()
+        progress = ProgressHook(label, max(max_iters // 6, 1), printer)
+        runner.register_hook(progress)
+        progress.start_clock()
         runner.train()
-        seconds = time.perf_counter() - start
+        seconds = progress.train_seconds
         barrier()  # the first process has saved the last checkpoint
         with open(osp.join(run_dir, 'last_checkpoint')) as f:
             checkpoint = f.read().strip()

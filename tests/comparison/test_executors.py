@@ -197,4 +197,21 @@ def test_ctrl_c_stops_every_run_and_the_study_resumes(tmp_path, data_root):
         r['iters'] == 48 for r in records.values())
     assert all(json.loads((log.parent / 'trained.json').read_text())
                ['resumed'] for log in logs)
+    # The time trained before Ctrl-C (at least 16 iterations) counts: the
+    # record holds more than the last stretch's own elapsed time, and the
+    # last checkpoint carries it.
+    import re
+
+    import torch
+    for log in logs:
+        last = re.findall(r'iter\s+48/48 .* elapsed (\d+)m(\d+)s',
+                          log.read_text())[-1]
+        stretch = int(last[0]) * 60 + int(last[1])
+        record = json.loads((tmp_path / 'cmp' / 'records' /
+                             log.parent.parent.name / 'seed0.json')
+                            .read_text())
+        assert record['train_seconds'] > stretch + 1
+        checkpoint = torch.load(log.parent / 'iter_48.pth',
+                                map_location='cpu', weights_only=False)
+        assert checkpoint['meta']['train_seconds'] > stretch + 1
     assert os.path.isfile(tmp_path / 'cmp' / 'results.md')

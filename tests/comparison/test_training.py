@@ -66,3 +66,24 @@ def test_worker_under_torchrun_writes_one_record(tmp_path):
     trained = json.loads((tmp_path / 'cmp' / 'aaf' / 'seed0' /
                           'trained.json').read_text())
     assert trained['checkpoint'].endswith('iter_4.pth')
+
+
+def test_training_time_is_kept_across_a_resume(monkeypatch):
+    """A checkpoint carries the seconds trained so far; a run resumed from
+    it counts on from them."""
+    from mmseg_aaf.comparison import training
+    from mmseg_aaf.comparison.training import ProgressHook
+    clock = iter([1000.0, 1030.0, 2000.0, 2050.0])
+    monkeypatch.setattr(training.time, 'perf_counter', lambda: next(clock))
+    first = ProgressHook('ce seed 0', 10, printer=lambda line: None)
+    first.start_clock()  # 1000
+    checkpoint = dict(meta=dict(seed=0))
+    first.before_save_checkpoint(None, checkpoint)  # 1030: 30 s trained
+    assert checkpoint['meta'] == dict(seed=0, train_seconds=30.0)
+    resumed = ProgressHook('ce seed 0', 10, printer=lambda line: None)
+    resumed.after_load_checkpoint(None, checkpoint)
+    resumed.start_clock()  # 2000
+    assert resumed.train_seconds == 80.0  # 2050: 30 + 50
+    fresh = ProgressHook('ce seed 0', 10)
+    fresh.after_load_checkpoint(None, dict(meta={}))  # an older checkpoint
+    assert fresh._before == 0.0
