@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
+from .training import format_seconds
+
 #: A run's progress, as :class:`~.training.ProgressHook` logs it.
 _ITER = re.compile(r'iter\s+(\d+)/(\d+)')
 
@@ -269,11 +271,11 @@ class LocalExecutor:
                     if code == 0 and osp.isfile(item.spec.record_file):
                         done += 1
                         self.printer(f'{head}: done in '
-                                     f'{_format(seconds)}')
+                                     f'{format_seconds(seconds)}')
                         on_recorded(item.run, seconds)
                     else:
                         line = (f'{head}: FAILED (exit {code}) after '
-                                f'{_format(seconds)}; log '
+                                f'{format_seconds(seconds)}; log '
                                 f'{item.spec.log_file}')
                         failures.append(line)
                         self.printer(line)
@@ -308,8 +310,3 @@ def _default_sigint() -> None:
     background job, a test runner), so that stopping a run is the same
     everywhere."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _format(seconds: float) -> str:
-    from .training import format_seconds
-    return format_seconds(seconds)
